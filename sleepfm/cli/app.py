@@ -1,0 +1,130 @@
+"""Builds the typer application from plugins and runs it with sleepfm's error contract:
+one line on stderr, exit code 2 for usage errors and 1 for failures, a traceback only
+with ``--debug`` (or ``SLEEPFM_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Annotated
+
+import click
+import typer
+
+from sleepfm.cli.console import error_line, warning_line
+from sleepfm.errors import SleepfmError
+
+# Recent typer releases vendor click (typer._click); catch both its and click's classes.
+_USAGE_ERRORS = tuple({click.UsageError, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")})
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from sleepfm import __version__
+
+        typer.echo(f"sleepfm {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    """A fresh ``sleepfm`` app with every plugin's commands added."""
+    from sleepfm.registry import get_registry
+
+    app = typer.Typer(
+        name="sleepfm",
+        help="SleepFM sleep foundation model toolkit: PSG → embeddings → staging and disease risk.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def root(
+        version: Annotated[
+            bool,
+            typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+        ] = False,
+        debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+    ) -> None:
+        level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+        _configure_logging(level)
+
+    get_registry().add_commands(app)
+    return app
+
+
+def _configure_logging(level: int) -> None:
+    from rich.logging import RichHandler
+
+    from sleepfm.cli.console import err
+
+    logger = logging.getLogger("sleepfm")
+    logger.handlers[:] = [RichHandler(console=err, show_path=False, show_time=False)]
+    logger.setLevel(level)
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("SLEEPFM_DEBUG", "") not in ("", "0")
+
+
+def _show_plugin_warnings(caught: list[warnings.WarningMessage]) -> None:
+    from sleepfm.registry import PluginWarning
+
+    for item in caught:
+        if issubclass(item.category, PluginWarning):
+            warning_line(str(item.message))
+        else:
+            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script passes it to ``sys.exit``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            app = build_app()
+        _show_plugin_warnings(caught)
+        command = typer.main.get_command(app)
+        result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except _EXITS as exc:
+        return exc.exit_code
+    except _ABORTS:
+        error_line("aborted")
+        return 130
+    except _USAGE_ERRORS as exc:
+        if debug:
+            raise
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
+        error_line(f"{where}{exc.format_message()}{hint}")
+        return 2
+    except SleepfmError as exc:
+        if debug:
+            raise
+        error_line(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        error_line(f"unexpected {type(exc).__name__}: {exc} — rerun with --debug and report it")
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Configuration of ``sleepfm preprocess`` (EDF/BDF → 128 Hz HDF5)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveInt, field_validator
+
+from sleepfm.config.base import WorkflowConfig
+
+
+class PreprocessConfig(WorkflowConfig):
+    """Turn PSG files into one HDF5 store per study."""
+
+    workflow: Literal["preprocess"] = "preprocess"
+    inputs: list[Path] = Field(default_factory=list, description="Files or folders (searched recursively).")
+    out: Path | None = Field(None, description="Output folder for <stem>.h5 files and the manifest.")
+    reader: str = Field("auto", description="Signal reader name, or 'auto' to pick by file.")
+    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    channel_map: Path | None = Field(None, description="A JSON table of the published shape; implies mapper 'table'.")
+    target_rate: float = Field(128.0, gt=0, description="Sampling rate of the stored signals in Hz.")
+    compression: Literal["gzip", "lzf", "zstd", "none"] = "gzip"
+    compression_level: int | None = Field(None, ge=0, le=22)
+    workers: PositiveInt = 1
+    executor: Literal["local", "dask"] = "local"
+    scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
+    shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
+    overwrite: bool = False
+
+    @field_validator("shard")
+    @classmethod
+    def _check_shard(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
+        if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
+            raise ValueError("shard must be I/N with 0 <= I < N, e.g. 0/4")
+        return value.strip()
