@@ -83,15 +83,23 @@ class StagingData(StrictModel):
     split: SplitConfig = SplitConfig()
 
 
-class FinetuneStagingConfig(WorkflowConfig):
-    workflow: Literal["finetune-staging"] = "finetune-staging"
+class FinetuneConfig(WorkflowConfig):
+    """What fine-tuning a head on embeddings needs, whatever the task (published defaults:
+    AdamW, ReduceLROnPlateau with factor 0.1 and patience 10)."""
+
     out: Path | None = None
-    data: StagingData = StagingData()
-    head: HeadSpec = HeadSpec(name="lstm-staging")
-    loss: LossSpec = LossSpec(name="cross-entropy", params={"class_weights": [1.0, 4.0, 2.0, 4.0, 3.0]})
+    head: HeadSpec
+    loss: LossSpec
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig(name="plateau", params={"factor": 0.1, "patience": 10})
     trainer: TrainerConfig = TrainerConfig(epochs=20)
+
+
+class FinetuneStagingConfig(FinetuneConfig):
+    workflow: Literal["finetune-staging"] = "finetune-staging"
+    data: StagingData = StagingData()
+    head: HeadSpec = HeadSpec(name="lstm-staging")
+    loss: LossSpec = LossSpec(name="cross-entropy", params={"class_weights": [1.0, 4.0, 2.0, 4.0, 3.0]})
 
 
 class DiagnosisData(StrictModel):
@@ -102,12 +110,9 @@ class DiagnosisData(StrictModel):
     split: SplitConfig = SplitConfig()
 
 
-class FinetuneDiagnosisConfig(WorkflowConfig):
+class FinetuneDiagnosisConfig(FinetuneConfig):
     workflow: Literal["finetune-diagnosis"] = "finetune-diagnosis"
-    out: Path | None = None
     data: DiagnosisData = DiagnosisData()
     head: HeadSpec = HeadSpec(name="coxph-demo")
     loss: LossSpec = LossSpec(name="coxph", params={"ties": "efron"})
-    optimizer: OptimizerConfig = OptimizerConfig()
-    scheduler: SchedulerConfig = SchedulerConfig(name="plateau", params={"factor": 0.1, "patience": 10})
     trainer: TrainerConfig = TrainerConfig(epochs=40, batch_size=32)
