@@ -9,4 +9,5 @@ on ``PYTHONPATH``).
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
+    "sleepfm.plugins.ingest",
 )

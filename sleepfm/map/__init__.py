@@ -1,0 +1,1 @@
+"""Channel mapping: which modality each channel label belongs to."""
