@@ -115,3 +115,10 @@ def test_lights_options_bound_the_statistics(tmp_path: Path, capsys) -> None:
     assert figures["sleep_onset_latency"] == 0.5 and figures["stage_minutes"]["UNS"] == 1.5
     assert main(["hypnogram", str(source), "--out", str(out), "--lights-off", "60"]) == 2
     assert "add --stats" in _error_line(capsys)
+
+
+def test_output_folder_is_refused(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "h.txt"
+    source.write_text("[Hypnogram]\n5\n")
+    assert main(["hypnogram", str(source), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in _error_line(capsys)

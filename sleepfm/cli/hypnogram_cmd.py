@@ -45,6 +45,8 @@ def hypnogram_command(
     if file.exists() and any(p.resolve() == file.resolve() for p in outputs):
         raise UsageError("an output path is the input file", where=file,
                          fix="choose another --out/--events/--stats/--plot")
+    if folders := [str(p) for p in outputs if p.is_dir()]:
+        raise UsageError(f"output {folders[0]} is a folder", fix="give a file name")
     if len({p.resolve() for p in outputs}) < len(outputs):
         raise UsageError("two outputs share one path", fix="give --out, --events, --stats and --plot distinct files")
 

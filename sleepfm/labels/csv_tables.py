@@ -85,16 +85,20 @@ class PublishedCsvReader(LabelReader):
         frame = _read_csv(path, ("Start", "Stop", "StageNumber"))
         start, stop = _numeric(frame, "Start", path), _numeric(frame, "Stop", path)
         numbers = _numeric(frame, "StageNumber", path)
-        codes = np.empty(numbers.size, dtype=np.int8)
-        for row, number in enumerate(numbers):
-            value = _PUBLISHED_STAGES.get(int(number)) if number == int(number) else None
-            if value is None:
-                raise InputError(f"line {row + 2}: StageNumber {number:g} is not -1..4", where=path)
-            expected = PUBLISHED_NAMES[int(number)]
-            if "StageName" in frame.columns and str(frame["StageName"].iloc[row]).strip() != expected:
-                raise InputError(f"line {row + 2}: StageName {frame['StageName'].iloc[row]!r} contradicts "
-                                 f"StageNumber {int(number)} ({expected})", where=path)
-            codes[row] = stage_code(value, mapping)
+        invalid = ~np.isin(numbers, list(_PUBLISHED_STAGES))
+        if invalid.any():
+            row = int(np.flatnonzero(invalid)[0])
+            raise InputError(f"line {row + 2}: StageNumber {numbers[row]:g} is not -1..4", where=path)
+        numbers = numbers.astype(int)
+        if "StageName" in frame.columns:
+            names = frame["StageName"].astype(str).str.strip().to_numpy()
+            expected = np.array([PUBLISHED_NAMES[n] for n in numbers])
+            if (wrong := np.flatnonzero(names != expected)).size:
+                row = int(wrong[0])
+                raise InputError(f"line {row + 2}: StageName {names[row]!r} contradicts StageNumber "
+                                 f"{numbers[row]} ({expected[row]})", where=path)
+        table = {number: stage_code(value, mapping) for number, value in _PUBLISHED_STAGES.items()}
+        codes = np.array([table[n] for n in numbers], dtype=np.int8)
         return _hypnogram(path, start, stop - start, codes, PUBLISHED_EPOCH_SECONDS, mapping)
 
 

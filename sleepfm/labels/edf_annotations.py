@@ -99,14 +99,14 @@ def read_edf_annotations(path: Path) -> EdfAnnotations:
                          fix="give the hypnogram file, not the signal file")
     bytes_per_sample = 3 if header[:1] == b"\xff" else 2
     record_bytes = sum(samples) * bytes_per_sample
-    data = np.fromfile(path, dtype=np.uint8, offset=header_bytes)
     # The header count may be -1 (unknown) or patched; trust only what the file holds.
-    n_records = data.size // record_bytes if record_bytes else 0
+    n_records = max(0, path.stat().st_size - header_bytes) // record_bytes if record_bytes else 0
     if declared_records > 0:
         n_records = min(n_records, declared_records)
     if n_records == 0:
         raise InputError("EDF file holds no data records", where=path)
-    records = data[: n_records * record_bytes].reshape(n_records, record_bytes)
+    # A memory map reads only the pages holding annotations, not a whole PSG's signals.
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header_bytes, shape=(n_records, record_bytes))
     offsets = np.cumsum([0, *samples]) * bytes_per_sample
 
     annotations: list[EdfAnnotation] = []
