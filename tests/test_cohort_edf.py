@@ -141,3 +141,16 @@ def test_unknown_cohort_names_the_available_ones() -> None:
 def test_unknown_parameter_is_a_config_error_naming_it() -> None:
     with pytest.raises(ConfigError, match=r"cohort\.params\.recursiv: unknown key"):
         load_cohort("cohort-edf", {"recursiv": False})
+
+
+def test_hypnograms_in_a_folder_of_their_own(tmp_path: Path) -> None:
+    write(tmp_path / "psg" / "night1.edf", SIGNALS)
+    write(tmp_path / "psg" / "night2.edf", SIGNALS)
+    write(tmp_path / "psg" / "night2-hypnogram.csv", text="onset,stage\n")    # beside it: preferred
+    write(tmp_path / "hypnograms" / "night1.edf", ANNOTATIONS)                # same name, other folder
+    write(tmp_path / "hypnograms" / "night2.edf", ANNOTATIONS)
+    cohort = load_cohort("cohort-edf", {"hypnogram_folder": "hypnograms"})
+    found = {s.id: s.hypnogram_path.relative_to(tmp_path).as_posix() for s in cohort.discover(tmp_path)}
+    assert found == {"night1": "hypnograms/night1.edf", "night2": "psg/night2-hypnogram.csv"}
+    with pytest.raises(InputError, match="hypnogram folder not found"):
+        load_cohort("cohort-edf", {"hypnogram_folder": "absent"}).discover(tmp_path)

@@ -16,28 +16,12 @@ from sleepfm.clinical.night import align_scored, render_night, stage_night
 from sleepfm.interfaces.label_reader import Hypnogram
 from sleepfm.labels import read_hypnogram
 
-W, N1, N2, N3, R = 0, 1, 2, 3, 4
-#       0  1  2   3   4   5   6   7   8   9  10  11 12 13  14  15  16 17  18  19
-NIGHT = [W, W, N1, N2, N2, N2, N3, N3, N2, W, N2, R, R, R, N2, N2, W, W, N1, W]
-START = datetime(2024, 3, 1, 22, 30, 0)
-
-
-def token_probabilities(epochs: list[int], *, extra_tokens: int = 0, seed: int = 0) -> np.ndarray:
-    """5-s probabilities whose epoch means peak at ``epochs``: within each epoch one token
-    disagrees with the others (the mean still favours the epoch's stage)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for stage in epochs:
-        for token in range(6):
-            p = rng.dirichlet(np.ones(5)) * 0.2
-            p[(stage + 1) % 5 if token == 3 else stage] += 0.8
-            rows.append(p / p.sum())
-    rows += [rng.dirichlet(np.ones(5)) for _ in range(extra_tokens)]
-    return np.array(rows)
+from .helpers_clinical import N3, NIGHT, START, W, token_probabilities
 
 
 def test_six_tokens_fold_into_the_epoch_stage_and_padding_is_dropped() -> None:
-    probabilities = token_probabilities(NIGHT, extra_tokens=40)  # last chunk padded beyond the recording
+    extra = np.random.default_rng(1).dirichlet(np.ones(5), size=40)  # last chunk padded beyond the recording
+    probabilities = np.concatenate([token_probabilities(NIGHT), extra])
     night = stage_night(probabilities, duration=len(NIGHT) * 30 + 12.0, start_time=START)
     assert night.hypnogram.stages.tolist() == NIGHT
     assert night.probabilities_5s.shape == (120, 5) and night.probabilities_30s.shape == (20, 5)

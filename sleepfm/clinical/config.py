@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 
 from sleepfm.config.base import StrictModel, WorkflowConfig, apply_overrides, merge, read_yaml, validate
 from sleepfm.errors import ConfigError
@@ -53,6 +53,12 @@ class RunRisk(StrictModel):
     labels: Path | None = Field(None, description="label_mapping.csv (default: looked for in the checkpoints).")
     encoding: DemographicsEncoding = DemographicsEncoding()
 
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML reads a bare on/off (as in --set risk.enabled=on) as a boolean.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
 
 class RunReport(StrictModel):
     format: Literal["markdown", "html"] = Field("markdown", description="report.md or report.html beside report.json.")
@@ -67,6 +73,10 @@ class RunConfig(WorkflowConfig):
     out: Path | None = Field(None, description="Output folder (report, per-study results, intermediate stores).")
     checkpoints: Path | None = Field(
         None, description="Folder with model_base/, model_sleep_staging/ and optionally model_diagnosis/.")
+    staging_head: Path | None = Field(
+        None, description="Staging head checkpoint used instead of <checkpoints>/model_sleep_staging.")
+    diagnosis_head: Path | None = Field(
+        None, description="Diagnosis head checkpoint used instead of <checkpoints>/model_diagnosis.")
     overwrite: bool = Field(False, description="Redo studies whose signal and embedding stores already exist.")
     preprocess: RunPreprocess = RunPreprocess()
     embed: RunEmbed = RunEmbed()

@@ -47,6 +47,7 @@ class StudyRecord:
     stage_minutes: dict[str, float] | None = None
     statistics: dict[str, Any] | None = None
     agreement: dict[str, Any] | None = None
+    scored_events: dict[str, int] | None = None
     risk_top: list[dict[str, Any]] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)

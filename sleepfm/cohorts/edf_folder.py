@@ -24,6 +24,10 @@ Hypnogram
        ``shhs1-200001-nsrr.xml``.
     2. ``<stem>.<ext>`` with ``ext`` one of ``.xml .csv .txt .an`` (``slp01a.an``, ``night1.xml``).
 
+    3. With ``hypnogram_folder`` set (a folder, relative to the data folder or absolute): the
+       same names in that folder, where ``<stem>.edf``/``.bdf`` counts too (``psg/night1.edf``
+       ↔ ``hypnograms/night1.edf``).
+
     Several candidates of the same rank: the first by name wins. Its format is recognised
     from its contents (``hypnogram_format: auto``) unless a reader is named.
 
@@ -34,6 +38,7 @@ Tables (optional)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,6 +46,7 @@ import pandas as pd
 from pydantic import Field
 
 from sleepfm.config.base import StrictModel
+from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Cohort, Study
 
 from .files import check_unique, is_signal_file, require_folder, walk
@@ -60,27 +66,36 @@ class EdfFolderConfig(StrictModel):
     recursive: bool = Field(True, description="Search sub-folders too.")
     hypnogram_markers: list[str] = Field(list(MARKERS), description="Words that mark a hypnogram file name.")
     hypnogram_format: str = Field("auto", description="Label reader for every hypnogram, or auto-detect.")
+    hypnogram_folder: Path | None = Field(None, description="Also look for <stem>.* hypnograms in this folder.")
     demographics: Path | None = Field(None, description="Demographics CSV (default: <data>/demographics.csv).")
 
 
-def _hypnogram_rank(candidate: Path, stem: str, markers: tuple[str, ...]) -> int | None:
+def _hypnogram_rank(candidate: Path, stem: str, markers: tuple[str, ...],
+                    same_stem: tuple[str, ...] = SAME_STEM_SUFFIXES) -> int | None:
     name, suffix = candidate.name.lower(), candidate.suffix.lower()
     stem = stem.lower()
     if suffix in MARKED_SUFFIXES and name.startswith(stem) and len(name) > len(stem) + len(suffix):
         rest = name[len(stem) : -len(suffix)]
         if rest[0] in _SEPARATORS and rest[1:] in markers:
             return 0
-    if suffix in SAME_STEM_SUFFIXES and candidate.stem.lower() == stem:
+    if suffix in same_stem and candidate.stem.lower() == stem:
         return 1
     return None
 
 
-def find_hypnogram(recording: Path, siblings: list[Path], markers: tuple[str, ...] = MARKERS) -> Path | None:
-    """The hypnogram of ``recording`` among the files of its folder, by the module's naming rule."""
+def find_hypnogram(recording: Path, siblings: list[Path], markers: tuple[str, ...] = MARKERS,
+                   elsewhere: Sequence[Path] = ()) -> Path | None:
+    """The hypnogram of ``recording`` among the files of its folder (``siblings``) and of the
+    hypnogram folder (``elsewhere``), by the module's naming rule."""
+    anywhere = (*SAME_STEM_SUFFIXES, *MARKED_SUFFIXES)
     ranked = [
         (rank, path.name, path)
         for path in siblings
         if path != recording and (rank := _hypnogram_rank(path, recording.stem, markers)) is not None
+    ] + [
+        (2 + rank, path.name, path)
+        for path in elsewhere
+        if path != recording and (rank := _hypnogram_rank(path, recording.stem, markers, anywhere)) is not None
     ]
     return min(ranked)[2] if ranked else None
 
@@ -117,13 +132,23 @@ class EdfFolderCohort(Cohort):
         recordings = [path for path in files if is_signal_file(path)]
         ids = study_ids(recordings, root)
         markers = tuple(m.lower() for m in self.config.hypnogram_markers)
+        elsewhere = self._hypnogram_folder(root)
         studies = []
         for path in recordings:
-            hypnogram = find_hypnogram(path, by_folder[path.parent], markers)
+            hypnogram = find_hypnogram(path, by_folder[path.parent], markers, elsewhere)
             extra = {} if self.config.hypnogram_format == "auto" else {"label_reader": self.config.hypnogram_format}
             studies.append(Study(id=ids[path], participant=ids[path], signal_path=path, hypnogram_path=hypnogram,
                                  extra=extra))
         return check_unique(studies, where=root)
+
+    def _hypnogram_folder(self, root: Path) -> list[Path]:
+        folder = self.config.hypnogram_folder
+        if folder is None:
+            return []
+        folder = folder if folder.is_absolute() else root / folder
+        if not folder.is_dir():
+            raise InputError("hypnogram folder not found", where=folder, fix="check cohort.params.hypnogram_folder")
+        return walk(folder)
 
     def demographics(self, root: Path) -> pd.DataFrame | None:
         path = self.config.demographics or Path(root) / "demographics.csv"
