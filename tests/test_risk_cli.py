@@ -67,6 +67,17 @@ def test_demographics_are_validated_before_anything_runs(tmp_path: Path, capsys,
     assert not out.exists()
 
 
+def test_python_api_validates_like_the_command(tmp_path: Path) -> None:
+    import sleepfm
+    from sleepfm.errors import UsageError
+
+    with pytest.raises(UsageError, match="age must be between 0 and 120 years"):
+        sleepfm.risk(tmp_path / "x.edf", tmp_path, tmp_path / "out", age=-3, sex="F")
+    with pytest.raises(UsageError, match="allowed values are 'M' and 'F'"):
+        sleepfm.risk(tmp_path / "x.edf", tmp_path, tmp_path / "out", age=30, sex="?")
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_phecode_names_are_explained(shared: Path, tmp_path: Path, capsys) -> None:
     edf = tmp_path / "x.edf"
     edf.write_bytes(b"")

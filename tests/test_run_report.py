@@ -60,3 +60,15 @@ def test_reports_list_studies_failures_and_plots(tmp_path: Path, fmt: str) -> No
         assert "| night1 | 10.0 | BAS, EKG | 3 | 0 | 17 | 0 | 0 | 8.5 | 85.0 | 0.750 |" in text
     else:
         assert text.startswith("<!DOCTYPE html>") and "<img src='studies/night1/night1.png'" in text
+
+
+def test_shipped_run_config_is_the_default(tmp_path: Path) -> None:
+    from sleepfm.clinical.config import RunConfig, resolve_run_config
+
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "run.yaml"
+    resolved = resolve_run_config(shipped, cli={}, overrides=[])
+    assert resolved == RunConfig()
+    changed = resolve_run_config(shipped, cli={"data": str(tmp_path)}, overrides=["risk.enabled=off"],
+                                 cohort_defaults=lambda spec: {"preprocess": {"channel_mapper": "table"}})
+    # The file leaves the channel mapping to the adapter.
+    assert changed.data == tmp_path and changed.risk.enabled == "off" and changed.preprocess.channel_mapper == "table"

@@ -78,12 +78,17 @@ def test_stage_writes_the_three_outputs_and_hand_checked_statistics(shared: Path
 def test_known_model_output_gives_the_hand_computed_night(shared: Path, night, tmp_path: Path,
                                                           monkeypatch) -> None:
     """The staging head replaced by known probabilities: every figure of the predicted night is
-    the hand-computed one, through the whole command (preprocess, embed, fold, statistics)."""
+    the hand-computed one, through the whole pipeline (preprocess, embed, fold, statistics), here
+    called through the Python API."""
+    import sleepfm
+    from sleepfm.clinical.stage import StageOptions
+
     edf, hypnogram = night
     monkeypatch.setattr(StagingRunner, "probabilities", lambda self, path: token_probabilities(NIGHT))
     out = tmp_path / "out"
-    assert main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out), "--no-plot",
-                 "--hypnogram", str(hypnogram)]) == 0
+    (recording,) = sleepfm.stage(edf, shared / COMPAT, out, hypnograms=[hypnogram],
+                                 options=StageOptions(plot=False))
+    assert recording.ok and recording.key == "night"
     stats = json.loads((out / "night.stats.json").read_text())
     _matches(stats["predicted"], EXPECTED)
     assert stats["agreement"]["accuracy"] == 1.0 and stats["agreement"]["kappa"] == 1.0

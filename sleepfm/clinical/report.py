@@ -78,7 +78,8 @@ def overall_agreement(records: list[StudyRecord]) -> dict[str, Any] | None:
             "mean_per_study": {k: mean(k) for k in ("accuracy", "kappa", "macro_f1")}}
 
 
-def build_report(run: dict[str, Any], records: list[StudyRecord]) -> dict[str, Any]:
+def build_report(run: dict[str, Any], records: list[StudyRecord],
+                 risk_evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
     failed = [r for r in records if r.status != "ok"]
     summary = {
         "studies": len(records), "completed": len(records) - len(failed), "failed": len(failed),
@@ -87,7 +88,7 @@ def build_report(run: dict[str, Any], records: list[StudyRecord]) -> dict[str, A
         "with_risk": sum(r.risk_top is not None for r in records),
     }
     return {"run": run, "summary": summary, "overall": overall_agreement(records),
-            "studies": [asdict(r) for r in records]}
+            "risk_evaluation": risk_evaluation, "studies": [asdict(r) for r in records]}
 
 
 # ----------------------------------------------------------------------------- readable
@@ -171,6 +172,21 @@ def _agreement_section(doc: _Doc, overall: dict[str, Any]) -> None:
     doc.text("Rows: scored stage; columns: predicted stage (epoch counts).")
 
 
+def _risk_section(doc: _Doc, evaluation: dict[str, Any]) -> None:
+    doc.heading(2, "Risk against the cohort's outcomes")
+    doc.text(f"Harrell's C of each outcome's log-hazard over {evaluation['n_studies']} studies, with a "
+             f"{100 * evaluation['confidence']:.0f} % bootstrap interval ({evaluation['bootstrap_samples']} "
+             "resamples).")
+    rows = []
+    for row in evaluation["outcomes"]:
+        interval = (f"{row['harrell_ci_low']:.3f}–{row['harrell_ci_high']:.3f}"
+                    if row.get("harrell_bootstrap_valid") else "–")
+        c_index = _number(row["harrell_c"]) if row["harrell_status"] == "ok" else row["harrell_status"]
+        rows.append([str(row["phecode"]), str(row.get("phenotype") or ""), str(row["n"]), str(row["events"]),
+                     c_index, interval])
+    doc.table(["phecode", "phenotype", "studies", "events", "Harrell's C", "interval"], rows)
+
+
 def _study_rows(records: list[StudyRecord]) -> list[list[str]]:
     rows = []
     for r in records:
@@ -195,6 +211,11 @@ def readable_report(report: dict[str, Any], records: list[StudyRecord]) -> _Doc:
                                           "with_risk")]])
     if report["overall"] is not None:
         _agreement_section(doc, report["overall"])
+    risk = run.get("risk") or {}
+    if not risk.get("computed", True):
+        doc.text(f"Risk tables were not computed: {risk.get('reason')}.")
+    if report.get("risk_evaluation"):
+        _risk_section(doc, report["risk_evaluation"])
     doc.heading(2, "Studies")
     doc.text("Stage columns count predicted 30-s epochs; TST in minutes, SE in %; agreement with the scored "
              "hypnogram where one exists.")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from sleepfm.config.base import atomic_write_text, save_resolved_config
 from sleepfm.errors import InputError, SleepfmError, UsageError
@@ -175,20 +176,45 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
 
 
 def _risk_study(study: Study, recording: Recording, record: StudyRecord, risk: _Risk, config: RunConfig,
-                out: Path) -> None:
+                out: Path) -> pd.Series | None:
+    """Write the study's risk table; returns its log-hazards by phecode (``None`` without age and sex)."""
     from .risk_table import risk_summary, write_risk
 
     assert risk.model is not None
     person = risk.participant(study)
     if person is None:
         record.notes.append("no age and sex in the demographics: no risk table")
-        return
+        return None
     table, provenance = risk.model.table(recording, *person, config.risk.encoding)
     csv_path, json_path = write_risk(out / "studies" / study.id, study.id, table, provenance)
     record.outputs["risk"], record.outputs["risk_details"] = str(csv_path.relative_to(out)), str(
         json_path.relative_to(out))
     record.risk_top = risk_summary(table, top=5)
+    return table.set_index("phecode")["log_hazard"]
 
+
+def _evaluate_risk(hazards: dict[str, pd.Series], cohort: Cohort, data: Path, risk: _Risk,
+                   say: Notify) -> dict[str, Any] | None:
+    """Harrell's C per outcome of the cohort's outcome tables that is a phecode of the head, over the
+    studies with a risk table (``sleepfm.evaluate``; 200 bootstrap resamples for the 95 % CI)."""
+    outcomes = cohort.outcomes(data) if hazards else None
+    if outcomes is None or risk.model is None:
+        return None
+    from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+
+    is_event, times = outcomes
+    known = set(risk.model.labels["phecode"])
+    phecodes = [str(c) for c in is_event.columns if str(c) in known]
+    studies = [s for s in hazards if s in is_event.index]
+    if not phecodes or len(studies) < 2:
+        say("risk evaluation skipped: it needs two studies with risk tables and outcomes named by phecodes")
+        return None
+    scores = pd.DataFrame({s: hazards[s] for s in studies}).T[phecodes]
+    labels = SurvivalLabels(is_event.loc[studies, phecodes].astype(float), times.loc[studies, phecodes])
+    evaluation = evaluate_diagnosis(scores, labels, samples=200, label_mapping=risk.model.labels)
+    summary = evaluation.summary()
+    return {key: summary[key] for key in ("n_studies", "n_outcomes", "n_evaluated", "mean_harrell_c",
+                                          "bootstrap_samples", "confidence", "outcomes")}
 
 def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = None) -> RunOutcome:
     """Run ``config`` with the adapter ``cohort`` (module docstring)."""
@@ -203,12 +229,17 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     risk = _Risk(config, cohort, data, checkpoints)
     runner = StagingRunner(checkpoints.path("staging"), config.embed.device)
     out.mkdir(parents=True, exist_ok=True)
+    adapter_config = getattr(cohort, "config", None)
+    if isinstance(adapter_config, BaseModel):
+        # The adapter's own defaults are part of what this run did: record them too.
+        config.cohort.params = adapter_config.model_dump(mode="json")
     save_resolved_config(config, out)
     _check_state(out, _state(config, checkpoints), config.overwrite, say)
     say(f"{len(studies)} studies found by {config.cohort.name}, "
         f"{sum(s.hypnogram_path is not None for s in studies)} with a scored hypnogram")
 
     records = [_study_record(s) for s in studies]
+    hazards: dict[str, pd.Series] = {}
     recordings = [Recording(s.id, s.signal_path) for s in studies]
     prepare(recordings, out, checkpoints.path("base"), _settings(config), say)
     for study, recording, record in zip(studies, recordings, records, strict=True):
@@ -223,7 +254,8 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
             continue
         if risk.model is not None:
             try:
-                _risk_study(study, recording, record, risk, config, out)
+                if (values := _risk_study(study, recording, record, risk, config, out)) is not None:
+                    hazards[study.id] = values
             except SleepfmError as exc:
                 record.fail("risk", exc)
     say(f"stage: {sum(r.stage_counts is not None for r in records)} studies staged, "
@@ -234,5 +266,5 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     run = {"cohort": config.cohort.name, "data": str(data), "out": str(out), "checkpoints": str(root),
            "sleepfm_version": __version__, "created": datetime.now().isoformat(timespec="seconds"),
            "config": "config.resolved.yaml", "risk": risk.describe()}
-    report = build_report(run, records)
+    report = build_report(run, records, risk_evaluation=_evaluate_risk(hazards, cohort, data, risk, say))
     return RunOutcome(records, write_report(out, report, records, config.report.format))

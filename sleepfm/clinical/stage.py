@@ -140,7 +140,9 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
     night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                         start_time=info.start_time)
     about = {
-        "recording": {"file": str(recording.source), "start_time": info.start_time, "duration_s": info.duration,
+        "recording": {"file": str(recording.source),
+                      "start_time": info.start_time.isoformat() if info.start_time else None,
+                      "duration_s": info.duration,
                       "epochs": night.hypnogram.n_epochs, "modalities": info.modalities,
                       "modalities_missing": info.missing},
         "scored_hypnogram": str(scored.source) if scored is not None and scored.source else None,

@@ -84,7 +84,8 @@ def test_run_on_a_synthetic_shhs_folder_writes_the_report(shared: Path, tmp_path
         pytest.importorskip(module, reason="needs the other branches merged")
     data = tmp_path / "shhs"
     write_shhs_cohort(data, [SyntheticStudy("200001", STAGES_1, age=58, male=True, hypopnea_epoch=5),
-                             SyntheticStudy("200002", STAGES_2, age=71, male=False, ecg_rate=250)])
+                             SyntheticStudy("200002", STAGES_2, age=71, male=False, ecg_rate=250,
+                                            outcomes={"vital": 0, "censdate": 1200, "mi": 1, "mi_date": 800})])
     out = tmp_path / "run"
     code = main(["run", "--plugin", "cohort-shhs", "--data", str(data), "--out", str(out),
                  "--checkpoints", str(shared / "reference" / "sleepfm-compat"),
@@ -101,6 +102,13 @@ def test_run_on_a_synthetic_shhs_folder_writes_the_report(shared: Path, tmp_path
     assert first["agreement"]["n_epochs"] == 20 and second["agreement"]["n_epochs"] == 24
     assert first["scored_events"] == {"desaturation": 1, "hypopnea": 1}
     assert report["overall"]["pooled"]["n_epochs"] == 44
+    # The CVD outcomes, mapped to phecodes, score the risk tables: one comparable pair each for
+    # death and MI (the second participant's events precede the first one's censoring).
+    outcomes = {row["phecode"]: row for row in report["risk_evaluation"]["outcomes"]}
+    assert set(outcomes) == {"death", "Myocardial Infarction", "Heart Failure", "Stroke", "Angina"}
+    assert outcomes["death"]["harrell_status"] == "ok" and outcomes["death"]["comparable_pairs"] == 1
+    assert outcomes["death"]["harrell_c"] in (0.0, 1.0) and outcomes["Stroke"]["harrell_status"] == "no events"
+    assert "Harrell's C" in (out / "report.md").read_text()
     assert (out / "report.md").is_file() and (out / "studies" / "shhs1-200002" / "shhs1-200002.png").is_file()
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert Path(resolved["preprocess"]["channel_map"]).parts[-2:] == ("sleepfm_cohort_shhs", "channels.json")
