@@ -24,6 +24,7 @@ def clinic(tmp_path: Path) -> Path:
     data.mkdir()
     write_night(data / "night1.edf", NIGHT, hypnogram=data / "night1-hypnogram.edf")
     write_night(data / "night2.edf", NIGHT[:10], seed=1)
+    (data / "night2-hypnogram.csv").write_text("who,what\nme,this\n")  # not a hypnogram
     (data / "broken.edf").write_bytes(b"0       " + b"not an EDF header" * 20)
     (data / "demographics.csv").write_text("Study ID,age,sex\nnight1,54,F\nnight2,61,M\n")
     return data
@@ -40,7 +41,7 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
     assert line.startswith("error: broken: preprocess failed:") and "Traceback" not in err
 
     report = json.loads((out / "report.json").read_text())
-    assert report["summary"] == {"studies": 3, "completed": 2, "failed": 1, "with_hypnogram": 1, "evaluated": 1,
+    assert report["summary"] == {"studies": 3, "completed": 2, "failed": 1, "with_hypnogram": 2, "evaluated": 1,
                                  "with_risk": 2}
     studies = {s["id"]: s for s in report["studies"]}
     night1, night2, broken = studies["night1"], studies["night2"], studies["broken"]
@@ -48,6 +49,8 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
     assert night1["duration_s"] == 600.0 and night1["modalities"] == ["BAS", "RESP", "EKG", "EMG"]
     assert sum(night1["stage_counts"].values()) == 20 and sum(night2["stage_counts"].values()) == 10
     assert night2["agreement"] is None and night1["agreement"]["n_epochs"] == 20
+    # An unreadable scored hypnogram is noted; the study is still staged.
+    assert night2["status"] == "ok" and "scored hypnogram not used" in night2["notes"][0]
     assert report["overall"]["pooled"]["accuracy"] == pytest.approx(night1["agreement"]["accuracy"])
     predicted = pd.read_csv(out / night1["outputs"]["hypnogram"])["stage"].tolist()
     assert night1["stage_counts"] == {s: predicted.count(s) for s in ("W", "N1", "N2", "N3", "REM")}
