@@ -9,7 +9,9 @@ import torch
 from pydantic import ValidationError
 
 from sleepfm import registry
-from sleepfm.embed.fast import FusedCnnPatch, fusable
+from sleepfm.embed.fast import FastEmbedder
+from sleepfm.embed.fast_layers import FastLayer
+from sleepfm.embed.fast_tokenizer import FusedCnnPatch, fusable
 from sleepfm.embed.pooling import AttentionPooler, AttentionPoolerConfig
 from sleepfm.embed.positional import PositionalEncoding
 from sleepfm.embed.set_transformer import SetTransformer
@@ -166,3 +168,34 @@ def test_diagnosis_heads_use_real_steps_and_demographics() -> None:
     assert not torch.allclose(hazards[0], other_sex[0]) and torch.allclose(hazards[1], other_sex[1])
     with pytest.raises(ValueError, match="covariates"):
         demo_head(x, mask)
+
+
+@pytest.mark.parametrize(("norm_first", "activation"), [(True, "relu"), (False, "relu"), (False, "gelu")])
+def test_fast_layer_matches_torch(norm_first: bool, activation: str) -> None:
+    torch.manual_seed(3)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=norm_first,
+                                             activation=activation).eval()
+    x = torch.randn(3, 7, 16)
+    padding = torch.zeros(3, 7, dtype=torch.bool)
+    padding[1, 4:] = True
+    with torch.no_grad():
+        expected = layer(x, src_key_padding_mask=padding)
+        got = FastLayer(layer)(x.reshape(21, 16), 3, 7, padding).view(3, 7, 16)
+    assert torch.allclose(got[~padding], expected[~padding], atol=1e-5)
+    assert not FastLayer.supports(torch.nn.TransformerEncoderLayer(16, 4, 32, activation=torch.tanh))
+
+
+def test_fast_embedder_runs_parts_it_cannot_fuse_through_their_modules() -> None:
+    torch.manual_seed(4)
+    config = SetTransformer.test_config().model_copy(deep=True)
+    config.tokenizer.params["kernel_size"] = 1  # no halo: not fusable
+    model = SetTransformer(config).eval()
+    embedder = FastEmbedder(model)
+    assert embedder.tokenizer is None and embedder.encoder is not None
+    x = torch.randn(2, 3, 16 * 64)
+    with torch.no_grad():
+        pooled, sequence = embedder.embed([x[0], x[1, :1]], [None, None])
+        expected = [model(x[i: i + 1, : 3 - 2 * i], torch.zeros(1, 3 - 2 * i, dtype=torch.bool)) for i in range(2)]
+    for i in range(2):
+        assert torch.allclose(pooled[i], expected[i][0][0], atol=1e-5)
+        assert torch.allclose(sequence[i], expected[i][1][0], atol=1e-5)

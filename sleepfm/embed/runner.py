@@ -13,6 +13,8 @@ item.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -135,7 +137,7 @@ class Embedder:
                              fix="drop --precision or use --device cuda")
         self.precision = precision
         self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
-        self.fast = FastEmbedder(self.model).to(self.device)
+        self.fast = FastEmbedder(self.model.to(self.device))
         self.notify = notify or (lambda message: log.warning("%s", message))
         self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
@@ -241,9 +243,10 @@ class Embedder:
     def _forward(self, signals: list[np.ndarray], masks: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext())
         with torch.inference_mode(), autocast:
-            tensors = [torch.from_numpy(np.ascontiguousarray(s)).to(self.device, non_blocking=True) for s in signals]
+            # One copy gathers every item's channels (views into the blocks read from the file).
+            channels = torch.from_numpy(np.concatenate(signals)).to(self.device, non_blocking=True)
             moved = [m.to(self.device) if m is not None else None for m in masks]
-            pooled, sequence = self.fast.embed(tensors, moved)
+            pooled, sequence = self.fast.embed_stacked(channels, [s.shape[0] for s in signals], moved)
             return pooled.float().cpu().numpy(), sequence.float().cpu().numpy()
 
     def _run_batch(self, batch: list[_Segment], pool: ThreadPoolExecutor | None) -> None:
@@ -280,9 +283,10 @@ class Embedder:
         studies: deque[_Study] = deque()
         pool = (ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
                 if self.workers > 1 else None)
+        stop = threading.Event()
         try:
             batch: list[_Segment] = []
-            for segment in self._segments(paths, studies):
+            for segment in _prefetched(self._segments(paths, studies), 2 * self.batch_size, stop):
                 batch.append(segment)
                 if len(batch) == self.batch_size:
                     self._run_batch(batch, pool)
@@ -292,8 +296,55 @@ class Embedder:
                 self._run_batch(batch, pool)
             yield from _finished(studies, final=True)
         finally:
+            stop.set()
             if pool is not None:
                 pool.shutdown()
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _prefetched(items: Iterator[Any], depth: int, stop: threading.Event) -> Iterator[Any]:
+    """``items`` produced by a background thread, up to ``depth`` ahead: reading and inflating
+    HDF5 chunks (one core) overlaps with the model (the others) instead of stalling it."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
+            put(_Raised(error))
+        finally:
+            items.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=produce, name="sleepfm-embed-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _duration(seconds: float) -> str:
