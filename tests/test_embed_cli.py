@@ -73,3 +73,8 @@ def test_usage_problems_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["embed", str(tmp_path / "a.h5"), str(tmp_path / "a.h5"), "--checkpoint", str(checkpoint),
                  "--out", str(tmp_path / "o")]) == 2
     assert "same output" in capsys.readouterr().err
+    write_study(tmp_path / "published.hdf5", STUDY, SMALL_CHUNK, published=True)
+    assert main(["embed", str(tmp_path / "published.hdf5"), "--checkpoint", str(checkpoint), "--out",
+                 str(tmp_path / "o"), "--set", "channel_mapper=no-such-mapper"]) == 2
+    err = capsys.readouterr().err
+    assert "stores no modalities" in err and "'no-such-mapper' is not installed" in err and "--channel-map" in err

@@ -220,9 +220,17 @@ def save_model(
 
     def fill(tmp: Path) -> None:
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "kind": kind, "name": name})
+        _readable(tmp / WEIGHTS_NAME)
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     return _write_folder(folder, overwrite, fill)
+
+
+def _readable(path: Path) -> None:
+    # safetensors creates its file owner-only; a checkpoint is meant to be shared like any file.
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def save_published(checkpoint: Checkpoint, folder: Path, *, overwrite: bool = False) -> Path:

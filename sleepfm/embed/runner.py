@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sleepfm.checkpoints.folder import Checkpoint
-from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.signal_store import SignalStore
@@ -158,7 +158,14 @@ class Embedder:
         if store.published and self._table is None:
             store.close()
             if self._fallback is None:
-                self._fallback = self._make_mapper(self._mapper_name)
+                try:
+                    self._fallback = self._make_mapper(self._mapper_name)
+                except UnknownComponentError:
+                    raise UsageError(
+                        f"this file stores no modalities (a published converter's file) and the channel mapper "
+                        f"{self._mapper_name!r} is not installed", where=path,
+                        fix="pass --channel-map channel_groups.json (or another table of the same shape)",
+                    ) from None
             store = SignalStore(path, mapper=self._fallback)
         return store
 
