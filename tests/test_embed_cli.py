@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sleepfm.cli.app import main
@@ -49,6 +50,7 @@ def test_published_files_and_layout_from_the_command_line(tmp_path: Path, capsys
     assert (tmp_path / "emb" / "night.hdf5").is_file() and (tmp_path / "emb_5min_agg" / "night.hdf5").is_file()
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: a few seconds
 def test_a_study_shorter_than_a_chunk_is_one_line_not_a_crash(tmp_path: Path) -> None:
     checkpoint = small_checkpoint(tmp_path / "model")
     write_study(tmp_path / "nap.h5", STUDY, SMALL_CHUNK // 2)

@@ -199,3 +199,27 @@ def test_fast_embedder_runs_parts_it_cannot_fuse_through_their_modules() -> None
     for i in range(2):
         assert torch.allclose(pooled[i], expected[i][0][0], atol=1e-5)
         assert torch.allclose(sequence[i], expected[i][1][0], atol=1e-5)
+
+
+def test_fast_path_runs_under_bf16_autocast() -> None:
+    # The CUDA --precision bf16 path, exercised with CPU autocast (same dtype rules for these ops).
+    model = small_model()
+    embedder = FastEmbedder(model)
+    x = torch.randn(3, 16 * 64)
+    with torch.inference_mode():
+        reference = embedder.embed([x], [None])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = embedder.embed([x], [None])
+    for a, b in zip(reference, low, strict=True):
+        assert bool(torch.isfinite(b.float()).all()) and (a - b.float()).abs().max() < 0.25
+
+
+def test_embedding_leaves_torch_thread_count_as_it_was(tmp_path) -> None:
+    import sleepfm
+
+    from .helpers_models import SMALL_CHUNK, STUDY, small_checkpoint, write_study
+
+    write_study(tmp_path / "a.h5", STUDY, SMALL_CHUNK)
+    before = torch.get_num_threads()
+    sleepfm.embed(tmp_path / "a.h5", small_checkpoint(tmp_path / "model"), threads=2)
+    assert torch.get_num_threads() == before

@@ -146,11 +146,12 @@ class FusedCnnPatch:
             # Every row takes the tail of the row above; the first row of each patch must not
             # (the row above belongs to another patch: there the convolution sees zero padding).
             width, tail = block.n_left * block.c_out, block.left * block.c_in
-            out[1:, :width].addmm_(rows[:-1, -tail:], block.left_w)
+            # (.to: under bf16 autocast ``out`` is bf16 while the in-place product is not autocast)
+            out[1:, :width].addmm_(rows[:-1, -tail:].to(out.dtype), block.left_w.to(out.dtype))
             out[groups::groups, :width].sub_(rows[groups - 1: -1: groups, -tail:] @ block.left_w)
         if block.right:
             width, head = block.n_right * block.c_out, block.right * block.c_in
-            out[:-1, out.shape[1] - width:].addmm_(rows[1:, :head], block.right_w)
+            out[:-1, out.shape[1] - width:].addmm_(rows[1:, :head].to(out.dtype), block.right_w.to(out.dtype))
             out[groups - 1: -1: groups, out.shape[1] - width:].sub_(rows[groups::groups, :head] @ block.right_w)
         return out
 

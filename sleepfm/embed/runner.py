@@ -248,7 +248,7 @@ class Embedder:
 
     # ------------------------------------------------------------------ running
     def _forward(self, signals: list[np.ndarray], masks: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext())
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
         with torch.inference_mode(), autocast:
             # One copy gathers every item's channels (views into the blocks read from the file).
             channels = torch.from_numpy(np.concatenate(signals)).to(self.device, non_blocking=True)
@@ -288,6 +288,9 @@ class Embedder:
     def run(self, paths: Iterable[Path]) -> Iterator[StudyEmbeddings | StudyFailure]:
         """Embed every study; yields each result (or failure) in input order as soon as it is complete."""
         studies: deque[_Study] = deque()
+        # Workers run single-threaded ops side by side; torch's thread count is process-wide,
+        # so the caller's setting is put back afterwards.
+        previous_threads = torch.get_num_threads()
         pool = (ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
                 if self.workers > 1 else None)
         stop = threading.Event()
@@ -306,6 +309,7 @@ class Embedder:
             stop.set()
             if pool is not None:
                 pool.shutdown()
+                torch.set_num_threads(previous_threads)
 
 
 class _Raised:
