@@ -262,13 +262,16 @@ class Embedder:
         masks = [segment.patch_mask for segment, _ in items]
         if pool is None:
             parts = [list(range(len(items)))]
-        else:  # balance channel slots across workers; each runs single-threaded
+        else:  # balance the work across workers; each runs single-threaded
+            # An item costs about one channel's tokenizing and pooling per channel, plus about
+            # two channels' worth for its encoder pass.
+            cost = [signals[i].shape[0] + 2 for i in range(len(items))]
             parts = [[] for _ in range(self.workers)]
             load = [0] * self.workers
-            for index in sorted(range(len(items)), key=lambda i: -signals[i].shape[0]):
+            for index in sorted(range(len(items)), key=lambda i: -cost[i]):
                 target = load.index(min(load))
                 parts[target].append(index)
-                load[target] += signals[index].shape[0]
+                load[target] += cost[index]
             parts = [part for part in parts if part]
 
         def run(part: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
