@@ -36,6 +36,11 @@ def test_embed_a_folder_end_to_end(tmp_path: Path, capsys) -> None:
         assert store.missing == [Modality.EKG] and store.attrs["n_chunks"] == 3
         assert store.padded_tokens == SMALL_STEPS - 1 and store.tokens(Modality.BAS).shape == (3 * SMALL_STEPS, 16)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.h5", "b.h5", "config.resolved.yaml"]
+    # Embedding into a folder inside the inputs: a re-run does not take its own outputs for inputs.
+    for _ in range(2):
+        assert main(["embed", str(tmp_path / "signals"), "--checkpoint", str(checkpoint), "--out",
+                     str(tmp_path / "signals" / "emb")]) == 0
+    assert "embedded 2 studies" in capsys.readouterr().out
 
 
 def test_published_files_and_layout_from_the_command_line(tmp_path: Path, capsys) -> None:

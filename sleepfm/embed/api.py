@@ -28,7 +28,10 @@ def _check_inputs(config: EmbedConfig) -> list[Path]:
         raise UsageError("no input files", fix="give HDF5 signal files or folders (sleepfm embed FILE... --out DIR)")
     if config.checkpoint is None:
         raise UsageError("no checkpoint", fix="pass --checkpoint DIR (a published model_base folder or ours)")
-    paths = list(iter_stores(config.inputs))
+    # A folder given as input may hold the outputs of an earlier run: those are not inputs.
+    outputs = [] if config.out is None else [p.parent.resolve() for p in output_paths(config, "study")]
+    paths = [path for given in config.inputs for path in iter_stores([given])
+             if not (given.is_dir() and any(path.resolve().is_relative_to(folder) for folder in outputs))]
     if not paths:
         raise InputError("no .h5/.hdf5 files found", where=", ".join(str(p) for p in config.inputs))
     seen: dict[str, Path] = {}
