@@ -4,16 +4,17 @@ published-layout inputs and outputs. A small set-transformer (64-sample patches,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
 import sleepfm
-from sleepfm.checkpoints import load_model
+from sleepfm.checkpoints import load_model, save_model
 from sleepfm.errors import InputError, UsageError
+from sleepfm.head.staging import LstmStagingHead
 from sleepfm.interfaces.modality import Modality
 from sleepfm.store.embedding_store import EmbeddingStore
 
@@ -125,8 +126,6 @@ def test_published_output_layout(tmp_path: Path, checkpoint: Path) -> None:
         assert store.published and store.n_tokens == 2 * SMALL_STEPS + 3  # padding rows are not written
         np.testing.assert_array_equal(store.pooled(Modality.EMG), results["night"].pooled["EMG"])
         np.testing.assert_array_equal(store.tokens(Modality.BAS), results["night"].tokens["BAS"][: 2 * SMALL_STEPS + 3])
-    import h5py
-
     with h5py.File(five_s) as handle:
         assert sorted(handle) == ["BAS", "EKG", "EMG", "RESP"] and not dict(handle.attrs)
         assert handle["BAS"].maxshape == (None, 16)
@@ -144,16 +143,11 @@ def test_problems_are_explained(tmp_path: Path, checkpoint: Path) -> None:
         sleepfm.embed(tmp_path / "unmapped.h5", checkpoint)
     with pytest.raises(UsageError, match="overwrite an input"):
         sleepfm.embed(tmp_path / "ok.h5", checkpoint, tmp_path)
+    head_dir = save_model(LstmStagingHead(LstmStagingHead.test_config()), tmp_path / "head")
     with pytest.raises(UsageError, match="embedding needs a base model"):
-        head_dir = tmp_path / "head"
-        from sleepfm.checkpoints import save_model
-        from sleepfm.head.staging import LstmStagingHead
-
-        save_model(LstmStagingHead(LstmStagingHead.test_config()), head_dir)
         sleepfm.embed(tmp_path / "ok.h5", head_dir)
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="CUDA is not available"):
             sleepfm.embed(tmp_path / "ok.h5", checkpoint, device="cuda")
     with pytest.raises(UsageError, match="bf16"):
         sleepfm.embed(tmp_path / "ok.h5", checkpoint, device="cpu", precision="bf16")
-    json.dumps([])  # keep json imported for helpers that write tables

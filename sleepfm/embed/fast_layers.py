@@ -56,7 +56,7 @@ class FastLayer:
         if not isinstance(layer, nn.TransformerEncoderLayer):
             return False
         attention = layer.self_attn
-        return (attention.batch_first and attention._qkv_same_embed_dim and attention.in_proj_bias is not None
+        return (attention.batch_first and attention.in_proj_weight is not None and attention.in_proj_bias is not None
                 and attention.bias_k is None and _activation(layer) is not None)
 
     def _attention(self, x: torch.Tensor, batch: int, steps: int, padding: torch.Tensor | None) -> torch.Tensor:
