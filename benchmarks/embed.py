@@ -114,7 +114,7 @@ def published_loop(night: Path, model: torch.nn.Module, table: dict[str, list[st
 def synthetic_checkpoint(folder: Path) -> Path:
     """A published-layout base checkpoint with random weights (when ../shared is absent)."""
     from sleepfm.checkpoints.published import PublishedBaseConfig
-    from sleepfm.embed.set_transformer import SetTransformer, SetTransformerConfig
+    from sleepfm.embedding.set_transformer import SetTransformer, SetTransformerConfig
 
     torch.manual_seed(0)
     base = PublishedBaseConfig(pooling_head=8, dropout=0.3)

@@ -16,7 +16,7 @@ from sleepfm.hookspecs import hookimpl
 _LAZY: dict[str, str] = {
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "load_model": "sleepfm.checkpoints.folder:load_model",
-    "embed": "sleepfm.embed:this",  # the package, callable as sleepfm.embed(...)
+    "embed": "sleepfm.embedding.api:embed",
 }
 
 

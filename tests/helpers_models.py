@@ -12,7 +12,7 @@ import torch
 
 from sleepfm.checkpoints import save_model
 from sleepfm.checkpoints.published import PublishedBaseConfig
-from sleepfm.embed.set_transformer import SetTransformer, SetTransformerConfig
+from sleepfm.embedding.set_transformer import SetTransformer, SetTransformerConfig
 from sleepfm.interfaces.modality import Modality
 from sleepfm.store.signal_store import SignalStoreWriter
 

@@ -9,13 +9,13 @@ import torch
 from pydantic import ValidationError
 
 from sleepfm import registry
-from sleepfm.embed.fast import FastEmbedder
-from sleepfm.embed.fast_layers import FastLayer
-from sleepfm.embed.fast_tokenizer import FusedCnnPatch, fusable
-from sleepfm.embed.pooling import AttentionPooler, AttentionPoolerConfig
-from sleepfm.embed.positional import PositionalEncoding
-from sleepfm.embed.set_transformer import SetTransformer
-from sleepfm.embed.tokenizer import CnnPatchConfig, CnnPatchTokenizer
+from sleepfm.embedding.fast import FastEmbedder
+from sleepfm.embedding.fast_layers import FastLayer
+from sleepfm.embedding.fast_tokenizer import FusedCnnPatch, fusable
+from sleepfm.embedding.pooling import AttentionPooler, AttentionPoolerConfig
+from sleepfm.embedding.positional import PositionalEncoding
+from sleepfm.embedding.set_transformer import SetTransformer
+from sleepfm.embedding.tokenizer import CnnPatchConfig, CnnPatchTokenizer
 from sleepfm.head.coxph import CoxPHDemoHead, CoxPHHead
 from sleepfm.head.staging import LstmStagingHead
 

@@ -14,7 +14,7 @@ import torch
 
 import sleepfm
 from sleepfm.checkpoints.reading import read_weights
-from sleepfm.embed.fast import FastEmbedder
+from sleepfm.embedding.fast import FastEmbedder
 
 pytestmark = pytest.mark.shared
 TOLERANCE = 1e-5

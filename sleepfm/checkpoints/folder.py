@@ -123,7 +123,7 @@ def load_checkpoint(path: Path, *, semantics: Semantics = "sleepfm") -> Checkpoi
     """Load a published or sleepfm checkpoint folder strictly, in eval mode on the CPU.
 
     ``semantics="published"`` reproduces the published batch-dependent single-channel
-    shortcut of the base model (see :mod:`sleepfm.embed.pooling`); the default decides it per
+    shortcut of the base model (see :mod:`sleepfm.embedding.pooling`); the default decides it per
     item. Everything else is identical.
     """
     given = Path(path)

@@ -48,8 +48,8 @@ def embed_command(
     """Embed preprocessed studies: one file per study with /5s/<MODALITY> and /5min/<MODALITY>."""
     from sleepfm.cli.checkpoint_cmd import checkpoint_errors
     from sleepfm.config import EmbedConfig, load_config
-    from sleepfm.embed.api import run_embed
-    from sleepfm.embed.runner import StudyFailure
+    from sleepfm.embedding.api import run_embed
+    from sleepfm.embedding.runner import StudyFailure
     from sleepfm.errors import InputError, UsageError
 
     cli = {

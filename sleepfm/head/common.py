@@ -10,7 +10,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sleepfm.embed.pooling import AttentionPooler, AttentionPoolerConfig
+from sleepfm.embedding.pooling import AttentionPooler, AttentionPoolerConfig
 from sleepfm.interfaces.component import ComponentConfig
 from sleepfm.interfaces.head import Head
 

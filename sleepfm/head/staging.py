@@ -16,7 +16,7 @@ import torch
 from pydantic import PositiveInt
 from torch import nn
 
-from sleepfm.embed.positional import PositionalEncoding
+from sleepfm.embedding.positional import PositionalEncoding
 
 from .common import EmbeddingHead, HeadParams, bidirectional_lstm, modality_pooler
 

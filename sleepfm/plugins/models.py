@@ -11,19 +11,19 @@ from sleepfm.hookspecs import Register
 
 @hookimpl
 def sleepfm_register_tokenizers(register: Register) -> None:
-    register("cnn-patch", "sleepfm.embed.tokenizer:CnnPatchTokenizer",
+    register("cnn-patch", "sleepfm.embedding.tokenizer:CnnPatchTokenizer",
              description="Published SleepFM tokenizer: a 6-block 1-D CNN per 5-s patch of each channel.")
 
 
 @hookimpl
 def sleepfm_register_poolers(register: Register) -> None:
-    register("attention", "sleepfm.embed.pooling:AttentionPooler",
+    register("attention", "sleepfm.embedding.pooling:AttentionPooler",
              description="One transformer layer over the set, then a masked mean (lone-slot shortcut per row).")
 
 
 @hookimpl
 def sleepfm_register_models(register: Register) -> None:
-    register("set-transformer", "sleepfm.embed.set_transformer:SetTransformer",
+    register("set-transformer", "sleepfm.embedding.set_transformer:SetTransformer",
              description="SleepFM foundation model: tokenizer, channel pooler, transformer encoder, temporal pooler.")
 
 

@@ -4,7 +4,7 @@ Studies stream through in input order: each is opened once, its channels are rea
 blocks of whole 5-minute chunks (aligned with the files' HDF5 chunks, so every compressed
 chunk is inflated once), and its 5-minute segments join a queue of segments from this and
 following studies. Each batch runs every channel of every modality of its segments through
-:class:`~sleepfm.embed.fast.FastEmbedder` together, split across CPU worker threads, and
+:class:`~sleepfm.embedding.fast.FastEmbedder` together, split across CPU worker threads, and
 each study is handed back as soon as its last segment is done. An item's embedding never
 depends on its batch: no channel slot is padded and the lone-channel shortcut is decided per
 item.

@@ -4,11 +4,11 @@
 modality of one 5-minute segment, from any number of studies:
 
 * every channel of every item goes through the tokenizer together, in cache-sized blocks
-  (:class:`~sleepfm.embed.fast_tokenizer.FusedCnnPatch` for ``cnn-patch``);
+  (:class:`~sleepfm.embedding.fast_tokenizer.FusedCnnPatch` for ``cnn-patch``);
 * channels are pooled in groups of items with equal channel counts, so no slot is padded
   and nothing is computed for padding; a lone channel takes the shortcut per item;
 * the encoder and the temporal pooler run over blocks of a few sequences with
-  :class:`~sleepfm.embed.fast_layers.FastLayer`.
+  :class:`~sleepfm.embedding.fast_layers.FastLayer`.
 
 Tokenizers, poolers or encoder layers it does not know (a plugin's) run through their own
 modules, with the same grouping. Build it after moving the model to its device.
