@@ -104,8 +104,8 @@ def embedding_is_current(path: Path, checkpoint: Path, partial_chunk: str) -> bo
 
 def _embed(recordings: list[Recording], folder: Path, checkpoint: Path, settings: PrepareSettings) -> None:
     from sleepfm.config import EmbedConfig
-    from sleepfm.embed.api import run_embed
-    from sleepfm.embed.runner import StudyFailure
+    from sleepfm.embedding.api import run_embed
+    from sleepfm.embedding.runner import StudyFailure
 
     todo: dict[Path, Recording] = {}
     for recording in recordings:

@@ -25,9 +25,9 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from pydantic import Field, NonNegativeFloat, PositiveInt
-from sleepfm.embed.positional import sinusoid_table
 from torch import nn
 
+from sleepfm.embedding.positional import sinusoid_table
 from sleepfm.interfaces.component import ComponentConfig
 from sleepfm.interfaces.head import Head
 

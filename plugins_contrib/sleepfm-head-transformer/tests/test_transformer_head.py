@@ -30,7 +30,7 @@ def _importable(name: str) -> bool:
 
 # Until main has the models, training and evaluation branches (remove then).
 pytestmark = pytest.mark.skipif(
-    not all(map(_importable, ("sleepfm.embed.positional", "sleepfm.train", "sleepfm.evaluate"))),
+    not all(map(_importable, ("sleepfm.embedding.positional", "sleepfm.train", "sleepfm.evaluate"))),
     reason="needs the models, training and evaluation branches (not merged yet)")
 
 
