@@ -155,3 +155,24 @@ def test_a_fine_tuned_head_replaces_the_published_one(shared: Path, tmp_path: Pa
     assert main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out),
                  "--staging-head", str(tmp_path)]) == 1
     assert "no config.json in the checkpoint folder" in error_lines(capsys.readouterr().err)[0]
+
+
+@pytest.mark.slow
+def test_an_unexpected_error_in_one_recording_spares_the_others(shared: Path, tmp_path: Path, monkeypatch,
+                                                                 capsys) -> None:
+    first = write_night(tmp_path / "first.edf", NIGHT[:10])
+    second = write_night(tmp_path / "second.edf", NIGHT[:10], seed=1)
+    original = StagingRunner.probabilities
+
+    def flaky(self, path):  # type: ignore[no-untyped-def]
+        if path.stem == "first":
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        return original(self, path)
+
+    monkeypatch.setattr(StagingRunner, "probabilities", flaky)
+    out = tmp_path / "out"
+    assert main(["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out),
+                 "--no-plot"]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line
+    assert sorted(p.name for p in out.iterdir()) == ["second.hypnogram.csv", "second.stats.json"]

@@ -25,6 +25,13 @@ from sleepfm.errors import SleepfmError
 Notify = Callable[[str], None]
 
 
+def one_line(error: BaseException | str) -> str:
+    """An error as one line; unexpected exceptions (not :class:`SleepfmError`) say so and name their type."""
+    if isinstance(error, BaseException) and not isinstance(error, SleepfmError):
+        error = f"unexpected {type(error).__name__}: {error} — rerun with --debug and report it"
+    return " ".join(str(error).split())
+
+
 @dataclass
 class Recording:
     """One recording on its way through the steps."""
@@ -42,7 +49,7 @@ class Recording:
         return self.failed_step is None
 
     def fail(self, step: str, error: BaseException | str) -> None:
-        self.failed_step, self.error = step, " ".join(str(error).split())
+        self.failed_step, self.error = step, one_line(error)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ import numpy as np
 from sleepfm.config.base import atomic_write_text
 from sleepfm.report.sleep_stats import SCORED, agreement
 
+from .prepare import one_line
+
 STAGES = tuple(stage.name for stage in SCORED)
 
 
@@ -54,7 +56,7 @@ class StudyRecord:
     notes: list[str] = field(default_factory=list)
 
     def fail(self, step: str, error: BaseException | str) -> None:
-        self.status, self.failed_step, self.error = "failed", step, " ".join(str(error).split())
+        self.status, self.failed_step, self.error = "failed", step, one_line(error)
 
 
 def overall_agreement(records: list[StudyRecord]) -> dict[str, Any] | None:
@@ -214,7 +216,7 @@ def readable_report(report: dict[str, Any], records: list[StudyRecord]) -> _Doc:
     risk = run.get("risk") or {}
     if not risk.get("computed", True):
         doc.text(f"Risk tables were not computed: {risk.get('reason')}.")
-    if report.get("risk_evaluation"):
+    if report.get("risk_evaluation") and "outcomes" in report["risk_evaluation"]:
         _risk_section(doc, report["risk_evaluation"])
     doc.heading(2, "Studies")
     doc.text("Stage columns count predicted 30-s epochs; TST in minutes, SE in %; agreement with the scored "

@@ -107,9 +107,13 @@ class _Risk:
         if mode == "off":
             self.reason = "risk.enabled is off"
             return
-        demographics = cohort.demographics(data)
         problems = []
-        if demographics is None:
+        try:
+            demographics = cohort.demographics(data)
+        except SleepfmError as exc:
+            demographics = None
+            problems.append(f"demographics unreadable: {exc}")
+        if demographics is None and not problems:
             problems.append(f"cohort {config.cohort.name!r} found no demographics (age, sex)")
         if not checkpoints.has("diagnosis"):
             problems.append("the checkpoints folder has no model_diagnosis/")
@@ -197,7 +201,11 @@ def _evaluate_risk(hazards: dict[str, pd.Series], cohort: Cohort, data: Path, ri
                    say: Notify) -> dict[str, Any] | None:
     """Harrell's C per outcome of the cohort's outcome tables that is a phecode of the head, over the
     studies with a risk table (``sleepfm.evaluate``; 200 bootstrap resamples for the 95 % CI)."""
-    outcomes = cohort.outcomes(data) if hazards else None
+    try:
+        outcomes = cohort.outcomes(data) if hazards else None
+    except SleepfmError as exc:
+        say(f"warning: risk evaluation skipped: outcome tables unreadable: {exc}")
+        return {"error": " ".join(str(exc).split())}
     if outcomes is None or risk.model is None:
         return None
     from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
@@ -249,14 +257,14 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
             continue
         try:
             _stage_study(study, recording, record, runner, config, checkpoints, cohort, out)
-        except SleepfmError as exc:
+        except Exception as exc:  # noqa: BLE001 - one study's failure is reported, the run goes on
             record.fail("stage", exc)
             continue
         if risk.model is not None:
             try:
                 if (values := _risk_study(study, recording, record, risk, config, out)) is not None:
                     hazards[study.id] = values
-            except SleepfmError as exc:
+            except Exception as exc:  # noqa: BLE001
                 record.fail("risk", exc)
     say(f"stage: {sum(r.stage_counts is not None for r in records)} studies staged, "
         f"{sum(r.agreement is not None for r in records)} evaluated against their scored hypnogram")

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleepfm.errors import SleepfmError, UsageError
+from sleepfm.errors import UsageError
 from sleepfm.interfaces.label_reader import Hypnogram, StageMapping
 
 from .models import CheckpointSet, StagingRunner
@@ -89,7 +89,7 @@ def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models
             if recording.ok:
                 try:
                     action(recording)
-                except SleepfmError as exc:
+                except Exception as exc:  # noqa: BLE001 - one recording's failure is reported, the rest go on
                     recording.fail(step, exc)
     return recordings
 
