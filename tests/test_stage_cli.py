@@ -138,9 +138,8 @@ def test_a_recording_that_fails_is_reported_and_the_others_are_staged(shared: Pa
 def test_a_fine_tuned_head_replaces_the_published_one(shared: Path, tmp_path: Path, capsys) -> None:
     """A sleepfm-format staging head (as `sleepfm finetune` saves it) given by --staging-head; its
     positional encoding (64 steps) is shorter than the night (120), so it stages in windows."""
-    from sleepfm.checkpoints import save_model
-
     from sleepfm import registry
+    from sleepfm.checkpoints import save_model
 
     cls = registry.get("heads", "lstm-staging")
     head = cls.from_config({"embed_dim": 128, "num_heads": 2, "pooling_head": 2, "dim_feedforward": 32,

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from sleepfm.clinical.night import align_scored, render_night, stage_night
+from sleepfm.errors import InputError
 from sleepfm.interfaces.label_reader import Hypnogram
 from sleepfm.labels import read_hypnogram
 
@@ -57,6 +58,13 @@ def test_scored_hypnogram_is_placed_by_its_clock_time() -> None:
     assert late.onset == 60.0
     # Without clock times the onsets are already seconds from the recording start.
     assert align_scored(Hypnogram(np.array([W]), onset=90.0), START).onset == 90.0
+    # Cropped to a 5-minute recording: the scored epochs at 60-300 s remain.
+    cropped = align_scored(scored, START, duration=300.0)
+    assert cropped.onset == 60.0 and cropped.stages.tolist() == NIGHT[2:10]
+    scoring_before = Hypnogram(np.array(NIGHT), onset=-90.0)  # scoring began 3 epochs early
+    assert align_scored(scoring_before, None, duration=300.0).stages.tolist() == NIGHT[3:13]
+    with pytest.raises(InputError, match="does not overlap the recording"):
+        align_scored(Hypnogram(np.array([W]), onset=900.0), None, duration=600.0)
 
 
 def test_agreement_with_a_partly_wrong_scoring() -> None:
@@ -93,7 +101,5 @@ def test_tables_read_back_and_files_are_complete(tmp_path: Path) -> None:
 
 
 def test_a_recording_shorter_than_an_epoch_is_refused() -> None:
-    from sleepfm.errors import InputError
-
     with pytest.raises(InputError, match="no whole 30-s epoch"):
         stage_night(token_probabilities([W]), duration=20.0, start_time=None)

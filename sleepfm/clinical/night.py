@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,15 +72,25 @@ def stage_night(probabilities_5s: np.ndarray, *, duration: float, start_time: da
     return StagedNight(tokens, epochs, hypnogram, float(duration))
 
 
-def align_scored(scored: Hypnogram, start_time: datetime | None) -> Hypnogram:
-    """The scored hypnogram in 30-s epochs on the recording's time axis (module docstring)."""
+def align_scored(scored: Hypnogram, start_time: datetime | None, duration: float | None = None) -> Hypnogram:
+    """The scored hypnogram in 30-s epochs on the recording's time axis (module docstring); with
+    ``duration``, only its epochs inside the recording ``[0, duration)``, so that its statistics
+    cover the same span as the predicted night's (a Sleep-EDF hypnogram scores the whole day)."""
     scored = scored.to_30s()
     offset = 0.0
     if scored.start_time is not None and start_time is not None:
         seconds = (_clock(scored.start_time) - _clock(start_time)) % _DAY
         offset = seconds - _DAY if seconds >= _DAY / 2 else seconds
     events = scored.events.assign(onset=scored.events["onset"] + offset) if offset else scored.events
-    return dataclasses.replace(scored, onset=scored.onset + offset, start_time=start_time, events=events)
+    onset, stages = scored.onset + offset, scored.stages
+    if duration is not None:
+        first = max(0, math.ceil(-onset / scored.epoch_seconds - 1e-9))
+        last = min(stages.size, math.floor((duration - onset) / scored.epoch_seconds + 1e-9))
+        if last <= first:
+            raise InputError("the scored hypnogram does not overlap the recording",
+                             fix="check that the hypnogram belongs to this recording (clock times, onsets)")
+        onset, stages = onset + first * scored.epoch_seconds, stages[first:last]
+    return dataclasses.replace(scored, stages=stages, onset=onset, start_time=start_time, events=events)
 
 
 def _clock(moment: datetime) -> float:
@@ -137,7 +148,7 @@ class NightOutputs:
 def render_night(night: StagedNight, *, scored: Hypnogram | None = None, title: str = "",
                  detail_5s: bool = False, plot: bool = True, about: dict[str, Any] | None = None) -> NightOutputs:
     """Render the outputs of one staged night; ``about`` is merged into the statistics JSON."""
-    aligned = align_scored(scored, night.hypnogram.start_time) if scored is not None else None
+    aligned = align_scored(scored, night.hypnogram.start_time, night.duration) if scored is not None else None
     stats = {**(about or {}), **night_statistics(night, aligned)}
     epochs_csv = epoch_frame(night.hypnogram, night.probabilities_30s).to_csv(index=False)
     tokens_csv = (epoch_frame(night.hypnogram_5s, night.probabilities_5s).to_csv(index=False)
