@@ -10,5 +10,6 @@ on ``PYTHONPATH``).
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
     "sleepfm.plugins.ingest",
+    "sleepfm.plugins.hypnograms",
     "sleepfm.plugins.training",
 )

@@ -1,11 +1,12 @@
 """Training targets: sleep stages per 5-s embedding token, and per-outcome survival labels.
 
 Staging: token i covers seconds ``[5i, 5i + 5)`` from the recording start (the start of the
-first 5-minute chunk), as in the published pipeline. A label file may score any interval
-length — the published CSV ``Start,Stop,StageName,StageNumber`` in 5-s rows, 30-s AASM
-epochs, or one long row — and each token takes the stage of the interval holding its
-midpoint. Stages: Wake 0, N1 1, N2 2, N3 3, REM 4; unscored tokens are -1 and ignored by
-training and metrics unless ``unscored="wake"`` (the published behaviour, SPEC §10.4).
+first 5-minute chunk), as in the published pipeline. Hypnograms are read by
+:mod:`sleepfm.labels` (the published CSV ``Start,Stop,StageName,StageNumber`` in 5-s rows or
+longer runs, 30-s AASM epochs in NSRR XML or EDF+, ...) and each token takes the stage of the
+epoch holding its midpoint, wherever the scoring starts. Stages: Wake 0, N1 1, N2 2, N3 3,
+REM 4; unscored tokens are -1 and ignored by training and metrics unless ``unscored="wake"``
+(the published behaviour, SPEC §10.4).
 
 Diagnosis: ``is_event.csv`` and ``time_to_event.csv`` (``Study ID`` + one column per
 phecode, same columns in the same order) and demographics ``Study ID,age,gender``.
@@ -25,89 +26,33 @@ from sleepfm.errors import InputError
 TOKEN_SECONDS = 5.0
 N_STAGES = 5
 UNSCORED = -1
-STAGE_NAMES = ("Wake", "N1", "N2", "N3", "REM")
-PUBLISHED_COLUMNS = ("Start", "Stop", "StageNumber")
 STUDY_COLUMN = "Study ID"
 LABEL_SUFFIXES = (".csv", ".xml", ".txt", ".tsv", ".edf", ".hyp", ".annot", ".json")
 
 Unscored = Literal["mask", "wake"]
 
 
-def intervals_to_tokens(
-    starts: np.ndarray, stops: np.ndarray, stages: np.ndarray, *, n_tokens: int | None = None,
-    token_seconds: float = TOKEN_SECONDS,
-) -> np.ndarray:
-    """Stage of each token from scored intervals ``[start, stop)`` in seconds (int8, -1 = unscored)."""
-    starts, stops = np.asarray(starts, float), np.asarray(stops, float)
-    stages = np.asarray(stages, np.int64)
-    if n_tokens is None:
-        n_tokens = int(np.ceil(stops.max() / token_seconds)) if stops.size else 0
-    midpoints = (np.arange(n_tokens) + 0.5) * token_seconds
-    order = np.argsort(starts, kind="stable")
-    starts, stops, stages = starts[order], stops[order], stages[order]
-    row = np.searchsorted(starts, midpoints, side="right") - 1
-    inside = (row >= 0) & (midpoints < stops[np.clip(row, 0, None)]) if stops.size else np.zeros(n_tokens, bool)
-    tokens = np.full(n_tokens, UNSCORED, dtype=np.int8)
-    tokens[inside] = stages[row[inside]]
+def hypnogram_to_tokens(stages: np.ndarray, epoch_seconds: float, onset: float = 0.0,
+                        token_seconds: float = TOKEN_SECONDS) -> np.ndarray:
+    """Stage of each 5-s token (int8, -1 unscored) from consecutive epochs starting ``onset`` s
+    into the recording: the epoch that holds the token's midpoint."""
+    stages = np.asarray(stages, dtype=np.int8)
+    end = onset + stages.size * epoch_seconds
+    midpoints = (np.arange(int(np.ceil(max(end, 0.0) / token_seconds))) + 0.5) * token_seconds
+    epoch = np.floor((midpoints - onset) / epoch_seconds).astype(np.int64)
+    inside = (epoch >= 0) & (epoch < stages.size)
+    tokens = np.full(midpoints.size, UNSCORED, dtype=np.int8)
+    tokens[inside] = stages[epoch[inside]]
     return tokens
 
 
-def read_published_csv(path: Path) -> np.ndarray:
-    """Tokens of a published staging CSV (``Start,Stop,StageName,StageNumber[,EmbeddingNumber]``)."""
-    try:
-        table = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read staging CSV ({exc})", where=path) from None
-    missing = [c for c in PUBLISHED_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"staging CSV lacks column(s) {', '.join(missing)}", where=path,
-                         fix="the published format is Start,Stop,StageName,StageNumber (seconds, stage 0-4, -1)")
-    try:
-        starts, stops = table["Start"].to_numpy(float), table["Stop"].to_numpy(float)
-        stages = table["StageNumber"].to_numpy(float)
-    except ValueError as exc:
-        raise InputError(f"staging CSV has non-numeric Start/Stop/StageNumber ({exc})", where=path) from None
-    bad = ~np.isin(stages, np.arange(-1, N_STAGES))
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise InputError(f"StageNumber {float(stages[row])!r} on data row {row + 1} is not -1..4", where=path,
-                         fix="Wake 0, N1 1, N2 2, N3 3, REM 4, unscored -1")
-    if (stops <= starts).any():
-        row = int(np.argmax(stops <= starts))
-        raise InputError(f"interval on data row {row + 1} ends before it starts", where=path)
-    return intervals_to_tokens(starts, stops, stages.astype(np.int64))
-
-
-def hypnogram_to_tokens(stages: np.ndarray, epoch_seconds: float, onset: float = 0.0) -> np.ndarray:
-    """Tokens of a per-epoch hypnogram (e.g. 30-s AASM epochs starting ``onset`` s into the recording)."""
-    stages = np.asarray(stages)
-    starts = onset + np.arange(stages.size) * epoch_seconds
-    return intervals_to_tokens(starts, starts + epoch_seconds, stages)
-
-
 def read_stage_tokens(path: Path) -> np.ndarray:
-    """Per-token stages of a label file: the published CSV directly, other formats through
-    :func:`sleepfm.labels.read_hypnogram`."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv" and _is_published_csv(path):
-        return read_published_csv(path)
-    try:
-        from sleepfm.labels import read_hypnogram  # type: ignore[attr-defined]
-    except ImportError:
-        raise InputError("only the published staging CSV can be read by this installation", where=path,
-                         fix="convert to Start,Stop,StageName,StageNumber or install sleepfm's label readers") from None
+    """Per-token stages of a hypnogram file in any format :func:`sleepfm.labels.read_hypnogram` reads
+    (the published CSV, NSRR XML, EDF+ annotations, ...)."""
+    from sleepfm.labels import read_hypnogram
+
     hypnogram = read_hypnogram(path)
     return hypnogram_to_tokens(hypnogram.stages, hypnogram.epoch_seconds, hypnogram.onset)
-
-
-def _is_published_csv(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            header = handle.readline()
-    except (OSError, UnicodeDecodeError):
-        return False
-    columns = [c.strip() for c in header.split(",")]
-    return all(c in columns for c in PUBLISHED_COLUMNS)
 
 
 def align_tokens(tokens: np.ndarray, n_tokens: int, unscored: Unscored = "mask") -> np.ndarray:
