@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import Modality
+from sleepfm.map.table import TableMapper
 from sleepfm.store.signal_store import SignalStoreWriter
 from sleepfm.train.datasets import (
     EmbeddingDataset,
@@ -56,6 +57,18 @@ def test_index_keeps_whole_chunks_of_complete_studies(tmp_path: Path) -> None:
     reasons = dict((p.name, r) for p, r in skipped)
     assert "RESP" in reasons["no-emg.h5"] and "EMG" in reasons["no-emg.h5"]
     assert "256 Hz" in reasons["fast.h5"]
+
+
+def test_published_files_need_a_channel_map(tmp_path: Path) -> None:
+    with h5py.File(tmp_path / "published.hdf5", "w") as handle:  # the published converter's layout
+        for name in ("C3-M2", "THOR", "ECG", "Chin"):
+            handle.create_dataset(name, data=np.zeros(CHUNK, np.float16))
+    _, skipped = index_signal_stores([tmp_path / "published.hdf5"])
+    assert "set data.channel_map" in skipped[0][1]
+    table = TableMapper(table={"C3-M2": Modality.BAS, "THOR": Modality.RESP, "ECG": Modality.EKG,
+                               "Chin": Modality.EMG})
+    studies, skipped = index_signal_stores([tmp_path / "published.hdf5"], table)
+    assert not skipped and studies[0].channels == (("C3-M2",), ("THOR",), ("ECG",), ("Chin",))
 
 
 def test_signal_items_read_the_right_chunk_and_pad_to_fixed_widths(tmp_path: Path) -> None:

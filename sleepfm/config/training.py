@@ -71,7 +71,7 @@ class TrainerConfig(StrictModel):
     eval_every: PositiveInt | None = Field(None, description="Validate every N steps (and at each epoch end).")
     log_every: PositiveInt = 10
     grad_clip: PositiveFloat | None = Field(None, description="Clip the gradient norm to this value.")
-    tensorboard: Literal["auto", "on", "off"] = Field("auto", description="auto: log to TensorBoard when installed.")
+    tensorboard: bool | Literal["auto"] = Field("auto", description="auto: log to TensorBoard when installed.")
     wandb_project: str | None = Field(None, description="Also log to this Weights & Biases project (needs wandb).")
 
 

@@ -33,13 +33,13 @@ class MetricsLog:
             self.path.unlink(missing_ok=True)
         else:
             self._truncate_after(resume_step)
-        if config.tensorboard != "off":
+        if config.tensorboard is not False:
             if importlib.util.find_spec("tensorboard") is not None:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tensorboard = SummaryWriter(log_dir=str(Path(run) / "tensorboard"), purge_step=resume_step)
-            elif config.tensorboard == "on":
-                raise UsageError("trainer.tensorboard is 'on' but TensorBoard is not installed",
+            elif config.tensorboard is True:
+                raise UsageError("trainer.tensorboard is true but TensorBoard is not installed",
                                  fix="pip install tensorboard, or set trainer.tensorboard=auto")
         if config.wandb_project:
             if importlib.util.find_spec("wandb") is None:
