@@ -24,7 +24,7 @@ from sleepfm.train.losses.cross_entropy import CrossEntropyConfig, CrossEntropyL
 from sleepfm.train.run import run_training
 
 from .conftest import REPO
-from .test_train_support import install_tiny, write_signal_cohort
+from .test_train_support import install_tiny, write_embedding_cohort, write_outcomes, write_signal_cohort
 
 WORLD = 2
 BATCH = 8  # global; each rank takes BATCH / WORLD rows
@@ -118,6 +118,51 @@ def test_gathered_losses_and_gradients_equal_single_process(tmp_path: Path) -> N
         if name == "leave_one_out":
             torch.testing.assert_close(ranks[0][name]["temperature"][0], expected["temperature"][0], rtol=1e-4,
                                        atol=1e-6)
+
+
+def diagnosis_validation(folder: Path, rank: int, world: int) -> float:
+    """Validation loss of a tiny Cox head over 5 studies, sharded as the trainer shards it."""
+    from sleepfm import registry
+    from sleepfm.train.datasets import EmbeddingDataset, collate_embeddings
+    from sleepfm.train.labels import read_demographics, read_outcomes
+    from sleepfm.train.sampler import ResumableSampler
+    from sleepfm.train.tasks import DiagnosisTask
+
+    ids = [f"v{i}" for i in range(5)]
+    covariates, _ = read_demographics(folder / "demographics.csv")
+    dataset = EmbeddingDataset({s: folder / f"{s}.h5" for s in ids}, covariates=covariates,
+                               outcomes=read_outcomes(folder / "is_event.csv", folder / "time_to_event.csv"))
+    torch.manual_seed(0)
+    head = registry.get("heads", "tiny-cox").from_config({"num_classes": 3})
+    loss = registry.get("losses", "coxph").from_config({"ties": "efron"})
+    task = DiagnosisTask(head, "tiny-cox", loss, dataset, dataset)
+    sampler = ResumableSampler(len(dataset), shuffle=False, seed=0, rank=rank, world=world)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, sampler=sampler, collate_fn=collate_embeddings)
+    with torch.no_grad():
+        return task.validate(head.eval(), loader, torch.device("cpu"))["loss"]
+
+
+def _validation_worker(rank: int, port: int, folder: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch_dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        value = diagnosis_validation(Path(folder), rank, WORLD)
+        (Path(folder) / f"val{rank}.json").write_text(json.dumps(value))
+    finally:
+        torch_dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_diagnosis_validation_counts_each_study_once_across_ranks(tmp_path: Path, make_plugin) -> None:
+    install_tiny(make_plugin)
+    ids = [f"v{i}" for i in range(5)]  # odd: one rank's share is padded with a repeat
+    write_embedding_cohort(tmp_path, ids)
+    write_outcomes(tmp_path, ids)
+    torch.multiprocessing.start_processes(_validation_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD,
+                                          start_method="fork")
+    single = diagnosis_validation(tmp_path, 0, 1)
+    for rank in range(WORLD):
+        assert json.loads((tmp_path / f"val{rank}.json").read_text()) == pytest.approx(single, rel=1e-6)
 
 
 @pytest.mark.slow

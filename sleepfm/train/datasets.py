@@ -154,15 +154,19 @@ class SignalChunkDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         study, chunk = self.locate(index)
-        handle = self._files.get(study.path)
         start = chunk * self.chunk_samples
         signals = []
-        for names, width in zip(study.channels, self.widths, strict=True):
-            names = names[:width]
-            block = np.empty((len(names), self.chunk_samples), dtype=np.float32)
-            for row, name in enumerate(names):
-                block[row] = handle[name][start : start + self.chunk_samples]
-            signals.append(block)
+        try:
+            handle = self._files.get(study.path)
+            for names, width in zip(study.channels, self.widths, strict=True):
+                names = names[:width]
+                block = np.empty((len(names), self.chunk_samples), dtype=np.float32)
+                for row, name in enumerate(names):
+                    block[row] = handle[name][start : start + self.chunk_samples]
+                signals.append(block)
+        except (OSError, KeyError) as exc:
+            raise InputError(f"cannot read 5-min chunk {chunk} ({exc})", where=study.path,
+                             fix="re-run `sleepfm preprocess` for this study or leave it out of the split") from None
         return {"signals": signals, "study": study.id, "chunk": chunk}
 
 
@@ -236,7 +240,11 @@ class EmbeddingDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sid = self.ids[index]
-        x, mask = self._files.get(self.paths[sid]).stacked(MODALITIES, self.max_tokens)
+        try:
+            x, mask = self._files.get(self.paths[sid]).stacked(MODALITIES, self.max_tokens)
+        except (OSError, KeyError) as exc:
+            raise InputError(f"cannot read the embeddings ({exc})", where=self.paths[sid],
+                             fix="re-run `sleepfm embed` for this study") from None
         item: dict[str, Any] = {"x": x, "mask": mask, "study": sid}
         if self.stages is not None:
             item["targets"] = align_tokens(self.stages[sid], x.shape[1], self.unscored)

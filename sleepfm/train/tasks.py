@@ -7,7 +7,8 @@ loss is trained the same way as the built-ins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -143,12 +144,40 @@ class DiagnosisTask(HeadTask):
 
     def validate(self, module: nn.Module, batches: Iterable[Any], device: torch.device) -> dict[str, float]:
         # One loss over the whole validation set: risk sets are not cut at batch boundaries.
-        parts: list[list[torch.Tensor]] = [[], [], []]
+        hazards, times, events, studies = [], [], [], []
         for batch in batches:
-            hazards = _call_head(module, batch, device, self.uses_covariates).float()
-            times, events = _to(batch, device, ("times", "events"))
-            for store, value in zip(parts, (hazards, times, events), strict=True):
-                store.append(value)
-        hazards, times, events = (torch.cat(p) for p in parts)
-        return {"loss": float(self.loss(hazards, times, events))}
+            hazards.append(_call_head(module, batch, device, self.uses_covariates).float().cpu())
+            times.append(batch["times"])
+            events.append(batch["events"])
+            studies += batch["study"]
+        parts = (torch.cat(hazards), torch.cat(times), torch.cat(events), studies)
+        if dist.world_size() > 1:
+            # Every process evaluates the union once: the padding that evens out the ranks'
+            # shares would otherwise put a study twice into the risk sets.
+            gathered: list[Any] = [None] * dist.world_size()
+            torch.distributed.all_gather_object(gathered, parts)
+            seen: set[str] = set()
+            rows = []
+            for part in gathered:
+                for h, t, e, study in zip(*part, strict=True):
+                    if study not in seen:
+                        seen.add(study)
+                        rows.append((h, t, e))
+            parts = (*(torch.stack(column) for column in zip(*rows, strict=True)), sorted(seen))
+        with _local(self.loss):
+            return {"loss": float(self.loss(*(p.to(device) for p in parts[:3])))}
 
+
+@contextlib.contextmanager
+def _local(loss: Loss) -> Iterator[None]:
+    """The loss without its cross-process gather (its inputs are already global)."""
+    config = getattr(loss, "config", None)
+    gather = getattr(config, "gather", None)
+    if gather is None:
+        yield
+        return
+    config.gather = False  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        config.gather = gather  # type: ignore[union-attr]
