@@ -3,6 +3,7 @@ with components swapped by config, one-line failures, and the run folder's conte
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -179,3 +180,22 @@ def test_bad_trainer_settings_are_config_errors(bad: str, message: str, make_plu
     with pytest.raises(ConfigError) as info:
         load_config(None, workflow="pretrain", overrides=["model.name=tiny-encoder", bad])
     assert message in str(info.value)
+
+
+def test_optional_loggers_and_amp_without_their_requirements(tmp_path: Path, make_plugin, caplog, capsys) -> None:
+    install_tiny(make_plugin)
+    staging_cohort(tmp_path, n=4)
+    base = ["finetune", "staging", "--set", f"data.embeddings={tmp_path / 'emb'}",
+            "--set", f"data.labels={tmp_path / 'labels'}", "--set", "head.name=tiny-staging",
+            "--set", "trainer.epochs=1", "--set", "trainer.batch_size=2"]
+    if importlib.util.find_spec("tensorboard") is None:
+        assert main([*base, "-o", str(tmp_path / "tb"), "--set", "trainer.tensorboard=true"]) == 2
+        assert "TensorBoard is not installed" in capsys.readouterr().err
+    if importlib.util.find_spec("wandb") is None:
+        assert main([*base, "-o", str(tmp_path / "wb"), "--set", "trainer.wandb_project=sleep"]) == 2
+        assert "wandb is not installed" in capsys.readouterr().err
+    with caplog.at_level("WARNING", logger="sleepfm"):
+        assert main([*base, "-o", str(tmp_path / "amp"), "--set", "trainer.amp=true",
+                     "--set", "trainer.num_workers=1"]) == 0
+    assert "trainer.amp needs a CUDA device" in caplog.text
+    assert (tmp_path / "amp" / "final" / "weights.safetensors").is_file()
