@@ -14,7 +14,18 @@ from sleepfm.config import load_config
 from sleepfm.train.checkpoint import list_checkpoints
 from sleepfm.train.run import run_training
 
-from .test_train_support import install_tiny, write_embedding_cohort, write_signal_cohort, write_stage_csv
+from .test_train_support import (
+    FEW_CHANNELS,
+    write_embedding_cohort,
+    write_signal_cohort,
+    write_stage_csv,
+)
+
+TINY_SET_TRANSFORMER = (
+    "model.params={patch_size: 640, embed_dim: 8, num_heads: 2, num_layers: 1, dim_feedforward: 16, "
+    "max_seq_length: 60, dropout: 0.2, tokenizer: {name: cnn-patch, params: {channels: [4, 8]}}, "
+    "channel_pooler: {name: attention, params: {num_heads: 2, dim_feedforward: 16}}, "
+    "temporal_pooler: {name: attention, params: {num_heads: 2, dim_feedforward: 16}}}")
 
 
 class Killed(Exception):
@@ -51,39 +62,41 @@ def assert_same_run(straight: Path, resumed: Path) -> None:
 
 def pretrain_config(tmp_path: Path, run: str):
     return load_config(None, workflow="pretrain", overrides=[
-        f"data.signals={tmp_path / 'signals'}", f"out={tmp_path / run}", "model.name=tiny-encoder",
-        "model.params={dropout: 0.3}", "trainer.batch_size=2", "trainer.epochs=3", "trainer.accumulation_steps=2",
-        "trainer.eval_every=2", "trainer.checkpoint_every=4", "trainer.log_every=1",
+        f"data.signals={tmp_path / 'signals'}", f"out={tmp_path / run}", TINY_SET_TRANSFORMER,
+        "trainer.batch_size=2", "trainer.epochs=2", "trainer.accumulation_steps=2",
+        "trainer.eval_every=1", "trainer.checkpoint_every=1", "trainer.log_every=1",
         "scheduler.name=cosine", "scheduler.interval=step", "optimizer.lr=0.05",
-        "data.split.validation_fraction=0.2", "data.split.test_fraction=0"])
+        "data.split.validation_fraction=0.25", "data.split.test_fraction=0"])
 
 
 @pytest.mark.slow
-def test_pretraining_killed_and_resumed_equals_uninterrupted(tmp_path: Path, make_plugin) -> None:
-    install_tiny(make_plugin)
-    write_signal_cohort(tmp_path / "signals", n_studies=6)
+def test_pretraining_killed_and_resumed_equals_uninterrupted(tmp_path: Path) -> None:
+    # The real set-transformer (small): dropout, BatchNorm statistics and attention all resume.
+    write_signal_cohort(tmp_path / "signals", n_studies=4, channels=FEW_CHANNELS)
     straight = run_training(pretrain_config(tmp_path, "straight"))
-    assert straight["steps"] == 9, "5 micro-batches per epoch, groups of 2: 3 steps per epoch"
+    assert straight["steps"] == 4, "3 micro-batches per epoch, groups of 2: 2 steps per epoch"
+    # Killed after the epoch's short last group: the last checkpoint is mid-epoch (step 1).
     with pytest.raises(Killed):
-        run_training(pretrain_config(tmp_path, "resumed"), on_step=stop_at(6))
-    assert [p.name for p in list_checkpoints(tmp_path / "resumed")] == ["step-000003", "step-000004"]
+        run_training(pretrain_config(tmp_path, "resumed"), on_step=stop_at(2))
+    assert [p.name for p in list_checkpoints(tmp_path / "resumed")] == ["step-000001"]
     resumed = run_training(pretrain_config(tmp_path, "resumed"), resume=True)
-    assert resumed["steps"] == 9
+    assert resumed["steps"] == 4
     assert_same_run(tmp_path / "straight", tmp_path / "resumed")
 
 
 def staging_config(tmp_path: Path, run: str):
     return load_config(None, workflow="finetune-staging", overrides=[
         f"data.embeddings={tmp_path / 'emb'}", f"data.labels={tmp_path / 'labels'}", f"out={tmp_path / run}",
-        "head.name=tiny-staging", "head.params={dropout: 0.5}", "trainer.batch_size=2", "trainer.epochs=4",
+        "head.name=lstm-staging", "head.params={num_heads: 2, pooling_head: 2, dim_feedforward: 32, dropout: 0.5}",
+        "trainer.batch_size=2", "trainer.epochs=4",
         "trainer.checkpoint_every=3", "trainer.eval_every=2",
         "scheduler.params={patience: 0, factor: 0.5, threshold: 0.5}",
         "optimizer.lr=0.05", "data.split.validation_fraction=0.25", "data.split.test_fraction=0"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interruption", [Killed, KeyboardInterrupt])
-def test_staging_stopped_and_resumed_equals_uninterrupted(tmp_path: Path, make_plugin, interruption) -> None:
-    install_tiny(make_plugin)
+def test_staging_stopped_and_resumed_equals_uninterrupted(tmp_path: Path, interruption) -> None:
     rng = np.random.default_rng(1)
     ids = [f"n{i}" for i in range(8)]
     stages = {sid: rng.integers(-1, 5, 60) for sid in ids}

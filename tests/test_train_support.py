@@ -18,6 +18,7 @@ from sleepfm.store.signal_store import SignalStoreWriter
 
 CHUNK = 38400
 CHANNELS = {"BAS": ["C3-M2", "C4-M1", "E1-M2"], "RESP": ["Thor", "Abdo"], "EKG": ["ECG"], "EMG": ["Chin"]}
+FEW_CHANNELS = {"BAS": ["C3-M2", "E1-M2"], "RESP": ["Thor"], "EKG": ["ECG"], "EMG": ["Chin"]}
 
 TINY_PLUGIN = '''
 import torch
@@ -163,7 +164,7 @@ def install_tiny(make_plugin) -> Path:
 
 
 def write_signal_cohort(folder: Path, n_studies: int = 4, n_chunks: int = 2, seed: int = 0,
-                        prefix: str = "study") -> list[Path]:
+                        prefix: str = "study", channels: dict[str, list[str]] = CHANNELS) -> list[Path]:
     """Signal stores with every modality; each study mixes a shared per-chunk source into all channels."""
     rng = np.random.default_rng(seed)
     paths = []
@@ -172,7 +173,7 @@ def write_signal_cohort(folder: Path, n_studies: int = 4, n_chunks: int = 2, see
         source = rng.standard_normal(n).astype(np.float32)
         path = folder / f"{prefix}-{s:03d}.h5"
         with SignalStoreWriter(path, rate=128.0) as writer:
-            for modality, names in CHANNELS.items():
+            for modality, names in channels.items():
                 for name in names:
                     data = 0.7 * source + 0.3 * rng.standard_normal(n)
                     writer.add_channel(name, data, label=name, modality=MODALITIES[list(CHANNELS).index(modality)])

@@ -11,5 +11,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
     "sleepfm.plugins.ingest",
     "sleepfm.plugins.hypnograms",
+    "sleepfm.plugins.models",
     "sleepfm.plugins.training",
 )

@@ -74,11 +74,13 @@ def restore_rng(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_model_folder(module: nn.Module, folder: Path, kind: str, name: str) -> Path:
-    """``module`` as a sleepfm checkpoint folder (replacing ``folder``)."""
+def save_model_folder(module: nn.Module, folder: Path, kind: str, name: str,
+                      signal: dict[str, float] | None = None) -> Path:
+    """``module`` as a sleepfm checkpoint folder (replacing ``folder``); ``signal`` records the
+    input a base model was trained on (sampling rate, chunk length)."""
     from sleepfm.checkpoints import save_model
 
-    return save_model(module, folder, kind=kind, name=name, overwrite=True)
+    return save_model(module, folder, kind=kind, name=name, signal=signal, overwrite=True)
 
 
 def load_model_weights(module: nn.Module, folder: Path) -> None:
@@ -94,13 +96,13 @@ def load_model_weights(module: nn.Module, folder: Path) -> None:
 
 
 def save_checkpoint(run: Path, module: nn.Module, kind: str, name: str, payload: dict[str, Any], step: int,
-                    keep: int) -> Path:
+                    keep: int, signal: dict[str, float] | None = None) -> Path:
     """Write ``checkpoints/step-N`` (model folder + trainer state) and keep the newest ``keep``."""
     root = Path(run) / CHECKPOINTS
     final = root / f"step-{step:06d}"
     partial = root / f".step-{step:06d}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    save_model_folder(module, partial, kind, name)
+    save_model_folder(module, partial, kind, name, signal)
     torch.save(payload, partial / STATE_NAME)
     if final.exists():
         shutil.rmtree(final)

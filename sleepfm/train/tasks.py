@@ -17,6 +17,7 @@ from torch import nn
 
 from sleepfm.interfaces.head import Head
 from sleepfm.interfaces.loss import Loss
+from sleepfm.store.signal_store import CHUNK_SECONDS, PUBLISHED_RATE
 from sleepfm.train import distributed as dist
 from sleepfm.train.datasets import EmbeddingDataset, PadSignals, SignalChunkDataset, collate_embeddings
 from sleepfm.train.labels import N_STAGES
@@ -50,6 +51,7 @@ class PretrainTask(Task):
     def __init__(self, model: nn.Module, name: str, loss: Loss, train_set: SignalChunkDataset,
                  val_set: SignalChunkDataset | None) -> None:
         self.network, self.name, self.loss = model, name, loss
+        self.signal = {"sampling_rate": PUBLISHED_RATE, "chunk_seconds": float(CHUNK_SECONDS)}
         self.encoder = ModalityEncoder(model)
         self.train_set, self.val_set = train_set, val_set
         self.collate = PadSignals(train_set.widths)

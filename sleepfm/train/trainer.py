@@ -75,6 +75,8 @@ class Task(ABC):
     val_set: Dataset | None
     collate: Callable[[list[Any]], Any]
     drop_last: bool = False
+    #: What a base model's input is (saved with it); None for heads.
+    signal: dict[str, float] | None = None
 
     @property
     def module(self) -> nn.Module:
@@ -301,7 +303,7 @@ class Trainer:
         if math.isfinite(metrics["loss"]) and (state.best_loss is None or metrics["loss"] < state.best_loss):
             state.best_loss, state.best_step = metrics["loss"], state.step
             if dist.is_main():
-                save_model_folder(task.network, self.run / BEST, task.kind, task.name)
+                save_model_folder(task.network, self.run / BEST, task.kind, task.name, task.signal)
                 write_json(self.run / BEST / "best.json", {"step": state.step, "epoch": state.epoch + 1, **metrics})
         self._validated = ((state.step, state.epoch), metrics)
         return metrics
@@ -330,7 +332,7 @@ class Trainer:
         payload = self._payload(self.rng_after_step)
         if payload is not None:
             save_checkpoint(self.run, self.task.network, self.task.kind, self.task.name, payload, self.state.step,
-                            self.tc.keep_checkpoints)
+                            self.tc.keep_checkpoints, self.task.signal)
         self._saved_at = position
         dist.barrier()
 
@@ -342,7 +344,7 @@ class Trainer:
             return
         # Weights are those of the last completed step; the partial accumulation is dropped.
         path = save_checkpoint(self.run, self.task.network, self.task.kind, self.task.name, payload,
-                               self.state.step, self.tc.keep_checkpoints)
+                               self.state.step, self.tc.keep_checkpoints, self.task.signal)
         if self.console is not None:
             self.console.print(f"interrupted: step {self.state.step} saved to {path}; continue with --resume",
                                highlight=False)
@@ -411,7 +413,7 @@ class Trainer:
                    "best_step": state.best_step, "seconds": round(time.monotonic() - started, 3),
                    "final": str(self.run / FINAL), "best": str(self.run / BEST) if state.best_step else None}
         if dist.is_main():
-            save_model_folder(self.task.network, self.run / FINAL, self.task.kind, self.task.name)
+            save_model_folder(self.task.network, self.run / FINAL, self.task.kind, self.task.name, self.task.signal)
             write_json(self.run / "summary.json", summary)
         dist.barrier()
         return summary
