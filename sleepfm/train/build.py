@@ -246,6 +246,9 @@ def build_diagnosis(config: FinetuneDiagnosisConfig) -> Built:
     ids = split_studies(data.split, available, data.embeddings, names, notes)
     if not ids[names[0]]:
         raise InputError("no training study has embeddings and outcomes", where=data.embeddings)
+    if 0 < len(ids[names[1]]) < 2:
+        notes.append(f"the {names[1]} split has {len(ids[names[1]])} study: a Cox loss over one study is always 0, "
+                     "so it cannot pick the best model (raise data.split.validation_fraction)")
     derived: dict[str, Any] = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": len(outcomes.names)}
     if uses_covariates:
         derived["num_covariates"] = len(covariate_names)

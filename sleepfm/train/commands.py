@@ -31,10 +31,13 @@ def _run(workflow: str, config: Path | None, overrides: list[str] | None, run_di
         config = run_dir / RESOLVED_CONFIG_NAME
     resolved = load_config(config, workflow=workflow, cli={"out": run_dir}, overrides=overrides or [])
     summary = run_training(resolved, resume=resume, console=err)
-    best = summary["best"] or "none (no validation split)"
-    out.print(f"[green]✓[/] {workflow}: {summary['steps']} steps in {summary['seconds']:.1f} s; "
-              f"best validation loss {summary['best_validation_loss']} → {best}; final → {summary['final']}",
-              highlight=False)
+    if summary["best"]:
+        best = (f"best validation loss {summary['best_validation_loss']:.4f} (step {summary['best_step']}) "
+                f"→ {summary['best']}")
+    else:
+        best = "no validation split, so no best model"
+    out.print(f"[green]✓[/] {workflow}: {summary['steps']} steps in {summary['seconds']:.1f} s; {best}; "
+              f"final → {summary['final']}", highlight=False)
 
 
 def pretrain_command(config: ConfigOption = None, overrides: SetOption = None, run_dir: OutOption = None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -111,6 +112,12 @@ class Trainer:
         self.resume = resume
         self.console = console
         self.on_step = on_step
+        # More loader processes than cores only adds contention (a published config asks for 8).
+        self.num_workers = min(self.tc.num_workers, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                               else os.cpu_count() or 1)
+        if self.num_workers < self.tc.num_workers:
+            log.info("trainer.num_workers %d lowered to the %d cores available", self.tc.num_workers,
+                     self.num_workers)
         self.use_amp = bool(self.tc.amp and device.type == "cuda")
         if self.tc.amp and not self.use_amp:
             log.warning("trainer.amp needs a CUDA device; training in float32")
@@ -121,7 +128,7 @@ class Trainer:
             dataset,
             batch_sampler=BatchSampler(sampler, self.tc.batch_size, drop_last=drop_last),
             collate_fn=self.task.collate,
-            num_workers=self.tc.num_workers,
+            num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
             # A private generator: creating a loader never draws from the global RNG, so a
             # resumed run's dropout stream matches the uninterrupted run's.
