@@ -53,6 +53,13 @@ class TrainState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) at once."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def capture_rng() -> dict[str, Any]:
     """This process's RNG states (python, numpy, torch CPU and CUDA)."""
     numpy_state = np.random.get_state()

@@ -11,6 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 from sleepfm.config.training import TrainerConfig
 from sleepfm.errors import UsageError
 
@@ -81,3 +84,12 @@ class MetricsLog:
             self._tensorboard.close()
         if self._wandb is not None:
             self._wandb.finish()
+
+
+def training_progress(console: Console | None) -> Progress:
+    """The progress bar of a run (steps, last loss, elapsed and remaining time); silent without a console."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
+        TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=console is None, transient=False,
+    )

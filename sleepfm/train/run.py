@@ -13,9 +13,9 @@ from sleepfm.config.base import RESOLVED_CONFIG_NAME, WorkflowConfig, dump_yaml,
 from sleepfm.errors import UsageError
 from sleepfm.train import distributed as dist
 from sleepfm.train.build import BUILDERS
-from sleepfm.train.checkpoint import list_checkpoints
+from sleepfm.train.checkpoint import list_checkpoints, seed_everything
 from sleepfm.train.splits import write_split_file
-from sleepfm.train.trainer import Trainer, seed_everything
+from sleepfm.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -50,7 +50,7 @@ from sleepfm.train.checkpoint import (
     save_model_folder,
     write_json,
 )
-from sleepfm.train.metrics_log import MetricsLog
+from sleepfm.train.metrics_log import MetricsLog, training_progress
 from sleepfm.train.optim import build_optimizer, build_scheduler, current_lr
 from sleepfm.train.sampler import ResumableSampler
 
@@ -90,16 +90,6 @@ class Task(ABC):
     @abstractmethod
     def validate(self, module: nn.Module, batches: Iterable[Any], device: torch.device) -> dict[str, float]:
         """Validation metrics over every batch of this rank (collectives allowed); must include ``loss``."""
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 class Trainer:
@@ -175,7 +165,7 @@ class Trainer:
         sampler = ResumableSampler(len(task.train_set), shuffle=True, seed=tc.seed,  # type: ignore[arg-type]
                                    rank=dist.rank(), world=dist.world_size())
         started = time.monotonic()
-        progress = self._progress(total_steps)
+        progress = training_progress(self.console if dist.is_main() else None)
         try:
             with progress:
                 bar = progress.add_task("training", total=total_steps, completed=self.state.step, loss="")
@@ -405,13 +395,6 @@ class Trainer:
             f"loss is {value if math.isfinite(value) else 'nan or inf'} at step {step} (epoch {self.state.epoch + 1}, "
             f"batch {micro} of {micro_per_epoch}); training stopped",
             fix=f"{where}: lower optimizer.lr or set trainer.grad_clip, then --resume",
-        )
-
-    def _progress(self, total_steps: int) -> Progress:
-        return Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
-            TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, disable=self.console is None or not dist.is_main(), transient=False,
         )
 
     def _finish(self, started: float) -> dict[str, Any]:
