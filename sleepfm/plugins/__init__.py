@@ -12,5 +12,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.ingest",
     "sleepfm.plugins.hypnograms",
     "sleepfm.plugins.models",
+    "sleepfm.plugins.training",
     "sleepfm.plugins.clinical",
 )
