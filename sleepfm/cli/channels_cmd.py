@@ -39,6 +39,13 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
         ]
 
 
+_COLUMNS = ("dataset", "label", "rate (Hz)", "unit", "modality", "rule")
+
+
+def _rate(row: dict[str, Any]) -> float:
+    return row["original_rate"] if row["original_rate"] is not None else row["rate"]
+
+
 def channels_command(
     files: Annotated[list[Path], typer.Argument(help="EDF/BDF recordings or .h5 signal stores.",
                                                 show_default=False)],
@@ -67,15 +74,24 @@ def channels_command(
         payload[str(path)] = rows
         if as_json:
             continue
+        cells = [
+            (row["name"], row["label"], f"{_rate(row):g}", row["unit"] or "", row["modality"] or "unmapped",
+             row["rule"] + (f" — {row['reason']}" if row.get("reason") else ""))
+            for row in rows
+        ]
+        if not out.is_terminal:
+            # Piped or redirected: one tab-separated line per channel, easy to grep and cut.
+            typer.echo(f"# {path}: {len(rows)} channels")
+            typer.echo("\t".join(_COLUMNS))
+            for line in cells:
+                typer.echo("\t".join(line))
+            continue
         table = Table(title=f"{path} — {len(rows)} channels", title_justify="left")
-        for column in ("dataset", "label", "rate (Hz)", "unit", "modality", "rule"):
+        for column in _COLUMNS:
             table.add_column(column, no_wrap=column != "rule", overflow="fold")
-        for row in rows:
-            modality = row["modality"] or "[dim]unmapped[/]"
-            rate = row["original_rate"] if row["original_rate"] is not None else row["rate"]
-            rule = row["rule"] + (f" — {row['reason']}" if row.get("reason") else "")
-            table.add_row(row["name"], row["label"], f"{rate:g}", row["unit"] or "", modality, rule)
-        out.print(table)
+        for line in cells:
+            table.add_row(*line, style="dim" if line[4] == "unmapped" else None)
+        out.print(table, highlight=False)
     if as_json:
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     if failed:

@@ -110,20 +110,19 @@ def _file_grid(recording: Recording) -> tuple[float, int]:
 
 def _process(recording: Recording, resampler: Resampler, info: ChannelInfo,
              writer: SignalStoreWriter) -> tuple[EncodedChannel | None, bool]:
-    """Read, resample and encode one channel (runs in a worker thread). Returns (encoded or None, flat)."""
-    buffer = resampler.new_signal(info.n_samples)
+    """Read, resample and encode one channel (in a worker thread): (encoded, or None if NaN; flat)."""
+    target = resampler.new_signal(info.n_samples)
     if hasattr(recording, "read_published"):
-        recording.read_published(info.index, out=buffer.data)  # type: ignore[attr-defined]
+        recording.read_published(info.index, out=target.data)  # type: ignore[attr-defined]
     else:
-        buffer.data[:] = recording.read(info.index)
-    data = buffer.data
+        target.data[:] = recording.read(info.index)
+    data = target.data
     flat = bool(data.shape[0]) and data.min() == data.max()
     del data
-    signal = resampler(buffer)
-    del buffer
-    if np.isnan(signal).any():
+    samples = resampler(target, dtype=np.float16)
+    if np.isnan(samples).any():
         return None, flat
-    return writer.encode(signal), flat
+    return writer.encode(samples), flat
 
 
 def convert_recording(

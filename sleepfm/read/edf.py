@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,7 +82,8 @@ def _interpret_with_mne(header: EdfHeader) -> list[Calibration]:
     """MNE's reading of the header (lenient; the published converter's library)."""
     import mne
 
-    raw = mne.io.read_raw_edf(header.path, preload=False, verbose="error")
+    read = mne.io.read_raw_bdf if header.bdf else mne.io.read_raw_edf
+    raw = read(header.path, preload=False, verbose="error")
     extras = raw._raw_extras[0]
     data = header.data_signals
     if len(extras["cal"]) != len(data):
@@ -92,14 +94,14 @@ def _interpret_with_mne(header: EdfHeader) -> list[Calibration]:
     ]
 
 
-def read_record_columns(header: EdfHeader, first_byte: int, n_bytes: int) -> np.ndarray:
-    """Bytes ``[first_byte, first_byte + n_bytes)`` of every data record, as (records, n_bytes) uint8.
+def iter_record_columns(header: EdfHeader, first_byte: int, n_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Bytes ``[first_byte, first_byte + n_bytes)`` of the data records, about 1 MB of file at a time.
 
-    Reads the data section in blocks of about 1 MB with ``os.preadv`` (no memory map, whose
-    pages would count against the process for the whole file) and keeps only the columns
-    asked for. The GIL is released while reading, so threads read in parallel.
+    Yields ``(first record, uint8 array of shape (records, n_bytes))``; the array is a view
+    into a buffer reused for the next block. Reading goes through ``os.preadv`` (no memory
+    map, whose pages would count against the process for the whole file); the GIL is
+    released while reading, so threads read in parallel.
     """
-    out = np.empty((header.n_records, n_bytes), dtype=np.uint8)
     record = header.record_bytes
     per_block = max(1, _BLOCK_BYTES // record)
     block = np.empty(per_block * record, dtype=np.uint8)
@@ -115,11 +117,28 @@ def read_record_columns(header: EdfHeader, first_byte: int, n_bytes: int) -> np.
                 if got <= 0:
                     raise InputError("the file became shorter while it was read", where=header.path)
                 done += got
-            rows = block[:wanted].reshape(count, record)
-            out[first : first + count] = rows[:, first_byte : first_byte + n_bytes]
+            yield first, block[:wanted].reshape(count, record)[:, first_byte : first_byte + n_bytes]
     finally:
         os.close(handle)
+
+
+def read_record_columns(header: EdfHeader, first_byte: int, n_bytes: int) -> np.ndarray:
+    """Bytes ``[first_byte, first_byte + n_bytes)`` of every data record, as (records, n_bytes) uint8."""
+    out = np.empty((header.n_records, n_bytes), dtype=np.uint8)
+    for first, rows in iter_record_columns(header, first_byte, n_bytes):
+        out[first : first + rows.shape[0]] = rows
     return out
+
+
+def _decode(rows: np.ndarray, bdf: bool) -> np.ndarray:
+    """Samples of a (records, bytes) block: little-endian int16 (EDF) or 24-bit ints as int32 (BDF)."""
+    if not bdf:
+        return np.ascontiguousarray(rows).view("<i2").ravel()
+    triples = rows.reshape(-1, 3)
+    wide = np.empty((triples.shape[0], 4), dtype=np.uint8)
+    wide[:, :3] = triples
+    wide[:, 3] = np.where(triples[:, 2] & 0x80, 0xFF, 0)  # sign-extend 24 → 32 bits
+    return wide.view("<i4").ravel()
 
 
 def _record_onsets(header: EdfHeader) -> np.ndarray | None:
@@ -207,14 +226,7 @@ class EdfRecording(Recording):
         signal = self._signals[channel]
         width = self.header.sample_bytes
         raw = read_record_columns(self.header, signal.offset * width, signal.samples_per_record * width)
-        if self.header.bdf:
-            triples = raw.reshape(-1, 3)
-            wide = np.empty((triples.shape[0], 4), dtype=np.uint8)
-            wide[:, :3] = triples
-            wide[:, 3] = np.where(triples[:, 2] & 0x80, 0xFF, 0)  # sign-extend 24 → 32 bits
-            digital = wide.view("<i4").ravel()
-        else:
-            digital = raw.view("<i2").ravel()
+        digital = _decode(raw, self.header.bdf)
         if self.gaps:
             digital = self._fill_gaps(digital, signal.samples_per_record)
         return digital
@@ -248,12 +260,24 @@ class EdfRecording(Recording):
         caller can read straight into a padded buffer.
         """
         calibration = self._calibration[channel]
-        digital = self.read_digital(channel)
+        scale = self.published_scale(channel)
         if out is None:
-            out = np.empty(digital.shape[0], dtype=np.float64)
-        np.multiply(digital, calibration.gain, out=out)
-        out += calibration.offset
-        out *= self.published_scale(channel)
+            out = np.empty(self.channels[channel].n_samples, dtype=np.float64)
+        if self.gaps:
+            blocks: Iterator[tuple[int, np.ndarray]] = iter([(0, self.read_digital(channel))])
+            per_record = 1
+        else:
+            signal = self._signals[channel]
+            width, per_record = self.header.sample_bytes, signal.samples_per_record
+            blocks = ((first, _decode(rows, self.header.bdf))
+                      for first, rows in iter_record_columns(self.header, signal.offset * width, per_record * width))
+        # Block by block, so the three passes run over data still in the CPU cache.
+        for first, digital in blocks:
+            part = out[first * per_record : first * per_record + digital.shape[0]]
+            np.multiply(digital, calibration.gain, out=part)
+            part += calibration.offset
+            if scale != 1.0:
+                part *= scale
         return out
 
     def close(self) -> None:

@@ -157,15 +157,10 @@ def read_edf_header(path: Path) -> EdfHeader:
             fixed = handle.read(_FIXED)
             if size == 0:
                 raise InputError("empty file (0 bytes)", where=path, fix="re-export or re-copy the recording")
-            if len(fixed) < _FIXED:
-                raise InputError(
-                    f"truncated header: the file has {size} bytes, an EDF header alone needs at least {_FIXED}",
-                    where=path,
-                )
             version = fixed[:8]
             if version == b"\xffBIOSEMI":
                 bdf = True
-            elif version.strip() == b"0":
+            elif version.strip() == b"0" or (len(version) < 8 and b"0       ".startswith(version)):
                 bdf = False
             else:
                 shown = version.decode("latin-1", "replace")
@@ -173,6 +168,11 @@ def read_edf_header(path: Path) -> EdfHeader:
                     f"not an EDF or BDF file (it starts with {shown!r}, not the EDF version field '0')",
                     where=path,
                     fix="check that this is the recording and not a report or export in another format",
+                )
+            if len(fixed) < _FIXED:
+                raise InputError(
+                    f"truncated header: the file has {size} bytes, an EDF header alone needs at least {_FIXED}",
+                    where=path,
                 )
             header_bytes = _int_field(fixed[184:192], "number of bytes in header record", path)
             reserved = _text(fixed[192:236])

@@ -49,10 +49,13 @@ def grids(n_file: int, file_rate: float, target: float) -> tuple[np.ndarray, np.
     return old, new
 
 
-def standardise(y: np.ndarray) -> np.ndarray:
-    """Step 4 in place: ``(y - mean) / std``, or ``y - mean`` when std is exactly 0."""
-    mean = y.mean()
-    std = y.std()
+def standardise(y: np.ndarray, mean: float | None = None, std: float | None = None) -> np.ndarray:
+    """Step 4 in place: ``(y - mean) / std``, or ``y - mean`` when std is exactly 0.
+
+    ``mean``/``std`` may be passed when already computed (as ``y.mean()``, ``y.std()``).
+    """
+    mean = y.mean() if mean is None else mean
+    std = y.std() if std is None else std
     y -= mean
     if std != 0:
         y /= std
