@@ -14,6 +14,7 @@ from sleepfm.hookspecs import hookimpl
 
 # name -> "module:attribute", resolved on first access (PEP 562) so `import sleepfm` stays light.
 _LAZY: dict[str, str] = {
+    "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "read_recording": "sleepfm.read:read_recording",
     "preprocess": "sleepfm.preprocess:preprocess",
 }
