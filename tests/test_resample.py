@@ -105,3 +105,15 @@ def test_nan_in_gives_nan_out_and_inputs_are_not_modified() -> None:
     Resampler(256, 256 * 30)(y)
     np.testing.assert_array_equal(y, before)
     assert isinstance(Resampler(256, 256 * 30).new_signal(32 * 30), PaddedSignal)
+
+
+def test_moments_in_scratch_equal_numpy_mean_and_std() -> None:
+    from sleepfm.resample.fast import _moments
+
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 129, 8193, 1_000_003):
+        buffer = np.empty(2 * n + 5)
+        y = buffer[3 : 3 + n]  # deliberately not at the start of the allocation
+        y[:] = rng.standard_normal(n) * rng.uniform(1e-6, 1e6) + rng.uniform(-1e3, 1e3)
+        mean, std = _moments(y, buffer[3 + n :])
+        assert (mean, std) == (y.mean(), y.std())

@@ -34,7 +34,7 @@ from sleepfm.errors import InputError, UsageError
 from sleepfm.preprocess.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocess.manifest import Manifest, manifest_name
 from sleepfm.store.compression import Compression
-from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries
+from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,8 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
               on_start: Callable[[int], None] | None = None) -> BatchReport:
     """Run the batch ``config`` describes. ``on_start(n)`` gets the number of studies,
     ``on_result`` each result as it arrives (for progress display)."""
-    from sleepfm.config import save_resolved_config
+    from sleepfm.config import RESOLVED_CONFIG_NAME
+    from sleepfm.config.base import dump_yaml
     from sleepfm.read import signal_extensions
 
     if not config.inputs:
@@ -250,7 +251,8 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
                 continue
             log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
         jobs.append((source, target))
-    save_resolved_config(config, out)
+    # As save_resolved_config, through a temporary that a later run can tell is stale.
+    write_text_atomically(out / RESOLVED_CONFIG_NAME, dump_yaml(config))
     if on_start is not None:
         on_start(len(selected))
 

@@ -3,8 +3,8 @@
 ``manifest.csv`` in the output folder (``manifest.shard-I-of-N.csv`` for a shard, so the
 tasks of a job array never overwrite each other's). Rows are keyed by output file: a
 re-run updates the rows of the studies it touched and keeps the others. The file is
-rewritten atomically (temporary file + rename), at most every few seconds while a batch
-runs and once at its end.
+rewritten atomically (a temporary named like the stores', so a killed run's leftover is
+cleaned up the same way), at most every few seconds while a batch runs and once at its end.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.preprocess.convert import StudyResult
+from sleepfm.store.signal_store import write_text_atomically
 
 COLUMNS = ("file", "output", "status", "channels", "modalities", "duration_s", "seconds", "reader", "warnings",
            "error")
@@ -75,6 +75,6 @@ class Manifest:
         writer.writeheader()
         for key in sorted(self.rows):
             writer.writerow({column: self.rows[key].get(column, "") for column in COLUMNS})
-        atomic_write_text(self.path, buffer.getvalue())
+        write_text_atomically(self.path, buffer.getvalue())
         self._written = time.monotonic()
         return self.path

@@ -33,7 +33,7 @@ class SpectralPath:
         self._lock = threading.Lock()
         self._gains: dict[int, np.ndarray] = {}
         self._kernels: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
-        self._shifts: dict[int, np.ndarray] = {}
+        self._shifts: dict[int, list[np.ndarray]] = {}
 
     def applies(self, n: int, n_out: int) -> bool:
         """Whether a channel of ``n`` samples can take this path."""
@@ -85,28 +85,39 @@ class SpectralPath:
         if rest or factor < 2:
             out[:] = fft.irfft(spectrum, size)
             return out
-        shifts = self._shift_table(n, factor, size)
+        powers = self._shift_powers(n, factor, size)
         phases = out.reshape(n, factor)
-        rows = max(1, _BATCH_BYTES // (16 * spectrum.shape[0]))
+        bins = spectrum.shape[0]
+        rows = max(1, _BATCH_BYTES // (16 * bins))
         for first in range(0, factor, rows):
-            turned = spectrum[None, :] * shifts[first : first + rows]
+            count = min(rows, factor - first)
+            turned = np.empty((count, bins), dtype=np.complex128)
+            for row, p in zip(turned, range(first, first + count), strict=True):
+                row[:] = spectrum
+                for bit, power in enumerate(powers):  # turn by p / size: the set bits of p
+                    if p >> bit & 1:
+                        row *= power
             if n % 2 == 0:
                 # Bin n/2 is an ordinary bin of the long transform (counted for ±frequency) but
                 # the Nyquist bin of the short one (counted once).
                 turned[:, n // 2] *= 2
-            np.multiply(fft.irfft(turned, n, axis=-1).T, 1.0 / factor, out=phases[:, first : first + rows])
+            np.multiply(fft.irfft(turned, n, axis=-1).T, 1.0 / factor, out=phases[:, first : first + count])
         return out
 
-    def _shift_table(self, n: int, factor: int, size: int) -> np.ndarray:
-        """``exp(2πi k p / size)`` for ``p < factor``, ``k ≤ n/2``, phases reduced exactly in integers."""
+    def _shift_powers(self, n: int, factor: int, size: int) -> list[np.ndarray]:
+        """``exp(2πi k 2^j / size)`` for ``k ≤ n/2`` and ``2^j < factor``, phases reduced exactly in integers.
+
+        A turn by ``p`` multiplies the powers of ``p``'s set bits: at most log2(factor)
+        roundings, from a table of log2(factor) rows instead of factor rows.
+        """
         with self._lock:
-            table = self._shifts.get(n)
-            if table is None:
+            powers = self._shifts.get(n)
+            if powers is None:
                 k = np.arange(n // 2 + 1, dtype=np.int64)
-                p = np.arange(factor, dtype=np.int64)[:, None]
-                table = np.exp(2j * np.pi * ((k * p) % size) / size)
-                self._shifts[n] = table
-        return table
+                powers = [np.exp(2j * np.pi * ((k << bit) % size) / size) for bit in range(factor.bit_length())
+                          if 1 << bit < factor]
+                self._shifts[n] = powers
+        return powers
 
     # ------------------------------------------------------------------ ends
     def _chirp(self, m: np.ndarray) -> np.ndarray:

@@ -182,6 +182,19 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.tmp")
 
 
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``path`` through :func:`temporary_path` and a rename (cleaned up if a run is killed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Delete temporary files left in ``folder`` by killed runs of this host; returns them.
 
