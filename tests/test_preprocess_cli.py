@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sleepfm.cli.app import main
 from sleepfm.read.edf_writer import synthetic_recording
 
@@ -57,3 +59,11 @@ def test_preprocess_usage_errors(tmp_path: Path, capsys) -> None:
     assert "executor" in capsys.readouterr().err
     assert main(["preprocess", str(tmp_path), "--out", str(tmp_path / "o"), "--channel-map", "nope.json"]) == 1
     assert "channel map not found" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_channels_maps_a_published_file_by_its_names(shared: Path, capsys) -> None:
+    path = shared / "reference" / "preprocessing" / "mixed_rates.reference.h5"
+    assert main(["channels", str(path), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)[str(path)]}
+    assert rows["SpO2"]["modality"] == "RESP" and rows["SpO2"]["rate"] == 128 and rows["Flat"]["modality"] is None

@@ -18,8 +18,13 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
     mapper = TableMapper(channel_map) if channel_map is not None else \
         registry.get("channel_mappers", mapper_name)() if mapper_name else None
     if path.suffix.lower() in (".h5", ".hdf5"):
+        from sleepfm.map.rules import RulesMapper
         from sleepfm.store.signal_store import SignalStore
 
+        if mapper is None:
+            with SignalStore(path) as store:
+                # A published file stores no modalities: map its names as embedding would.
+                mapper = RulesMapper() if store.published else None
         with SignalStore(path, mapper=mapper) as store:
             return [
                 {"name": c.name, "label": c.label, "rate": store.rate, "original_rate": c.original_rate,

@@ -72,8 +72,9 @@ def preprocess_command(
     def arrived(result) -> None:  # type: ignore[no-untyped-def]
         name = Path(result.file).name
         progress.update(task, advance=1, description=name)
-        for warning in result.warnings:
-            warning_line(f"{name}: {warning}")
+        if result.status == "done":  # a skipped study's warnings were shown when it was converted
+            for warning in result.warnings:
+                warning_line(f"{name}: {warning}")
 
     with progress:
         report = run_batch(resolved, on_result=arrived, on_start=started)  # type: ignore[arg-type]

@@ -265,7 +265,10 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     for result in skipped:
         record(result)
     processes, threads = plan_workers(config.workers, len(jobs), config.threads)
-    if config.executor == "dask":
+    results: Iterator[StudyResult]
+    if not jobs:
+        results = iter(())
+    elif config.executor == "dask":
         results = _run_dask(jobs, convert_options(config, config.threads or 1), config.workers, config.scheduler)
     elif processes == 1:
         results = _run_inline(jobs, convert_options(config, threads))
