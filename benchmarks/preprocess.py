@@ -72,8 +72,8 @@ def published_baseline(source: Path, target: Path, rate: float = 128.0) -> None:
                                   chunks=(int(300 * rate),), compression="gzip")
 
 
-def run_measured(command: list[str]) -> tuple[float, float, str]:
-    """Run ``command``; return (wall seconds, peak RSS in MB of its process tree, output)."""
+def run_measured(command: list[str]) -> tuple[float, float, float]:
+    """Run ``command``; return (wall seconds, peak RSS in MB of its process tree, CPU seconds)."""
     import psutil
 
     started = time.perf_counter()
@@ -107,7 +107,7 @@ def run_measured(command: list[str]) -> tuple[float, float, str]:
     # ru_maxrss (kB on Linux) covers the process and its waited-for children one at a time
     # (and whatever this process held when it spawned the child: keep this process small);
     # the sampler adds up concurrent processes. Report the larger.
-    return wall, max(peak[0], usage.ru_maxrss * 1024) / 2**20, output
+    return wall, max(peak[0], usage.ru_maxrss * 1024) / 2**20, usage.ru_utime + usage.ru_stime
 
 
 def compare(baseline: Path, ours: Path) -> str:
@@ -153,23 +153,24 @@ def main() -> None:
         base_runs, our_runs = [], []
         for i in range(args.repeat):
             base_out = folder_path / f"baseline-{i}.h5"
-            base_runs.append(run_measured([sys.executable, __file__, "--baseline", str(night), str(base_out)])[:2])
+            load = os.getloadavg()[0]
+            base_runs.append(run_measured([sys.executable, __file__, "--baseline", str(night), str(base_out)]))
             our_dir = folder_path / f"ours-{i}"
             our_runs.append(run_measured([sys.executable, "-m", "sleepfm", "preprocess", str(night),
-                                          "--out", str(our_dir), "--workers", str(args.workers)])[:2])
-            print(f"run {i + 1}: baseline {base_runs[-1][0]:.2f} s {base_runs[-1][1]:.0f} MB | "
-                  f"sleepfm {our_runs[-1][0]:.2f} s {our_runs[-1][1]:.0f} MB")
-        base_wall = statistics.median(w for w, _ in base_runs)
-        base_rss = statistics.median(m for _, m in base_runs)
-        our_wall = statistics.median(w for w, _ in our_runs)
-        our_rss = statistics.median(m for _, m in our_runs)
-        speed, memory = base_wall / our_wall, our_rss / base_rss
+                                          "--out", str(our_dir), "--workers", str(args.workers)]))
+            (bw, bm, bc), (ow, om, oc) = base_runs[-1], our_runs[-1]
+            print(f"run {i + 1} (load {load:.1f}): baseline {bw:.2f} s, {bm:.0f} MB, {bc:.1f} CPU-s | "
+                  f"sleepfm {ow:.2f} s, {om:.0f} MB, {oc:.1f} CPU-s | {bw / ow:.2f}×")
+        base = [statistics.median(run[k] for run in base_runs) for k in range(3)]
+        ours = [statistics.median(run[k] for run in our_runs) for k in range(3)]
+        speed, memory = base[0] / ours[0], ours[1] / base[1]
         print()
-        print(f"{'':28s}{'wall (s)':>10s}{'peak RSS (MB)':>16s}")
-        print(f"{'baseline (published steps)':28s}{base_wall:10.2f}{base_rss:16.0f}")
-        print(f"{f'sleepfm --workers {args.workers}':28s}{our_wall:10.2f}{our_rss:16.0f}")
+        print(f"{'median of ' + str(args.repeat):28s}{'wall (s)':>10s}{'peak RSS (MB)':>16s}{'CPU (s)':>10s}")
+        print(f"{'baseline (published steps)':28s}{base[0]:10.2f}{base[1]:16.0f}{base[2]:10.1f}")
+        print(f"{f'sleepfm --workers {args.workers}':28s}{ours[0]:10.2f}{ours[1]:16.0f}{ours[2]:10.1f}")
         print(f"speed-up {speed:.2f}× (goal ≥ 5×: {'met' if speed >= 5 else 'NOT met'}); "
-              f"memory {memory:.3f} of baseline (goal ≤ 0.25: {'met' if memory <= 0.25 else 'NOT met'})")
+              f"memory {memory:.3f} of baseline (goal ≤ 0.25: {'met' if memory <= 0.25 else 'NOT met'}); "
+              f"CPU time {base[2] / ours[2]:.2f}× less")
         print("outputs:", compare(folder_path / "baseline-0.h5", folder_path / "ours-0" / "night.h5"))
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
 

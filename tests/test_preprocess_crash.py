@@ -25,7 +25,7 @@ STUDIES = 8
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun(tmp_path: Path) -> None:
     for i in range(STUDIES):
-        synthetic_recording(tmp_path / "in" / f"s{i}.edf", 1200, MONTAGE, seed=i)
+        synthetic_recording(tmp_path / "in" / f"s{i}.edf", 600, MONTAGE, seed=i)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "sleepfm", "preprocess", str(tmp_path / "in"), "--out", str(out),
                "--workers", "2"]
@@ -51,7 +51,7 @@ def test_sigkill_mid_batch_then_rerun(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.glob("*.h5")) == sorted(f"s{i}.h5" for i in range(STUDIES))
     for path in out.glob("*.h5"):
         with SignalStore(path) as store:
-            assert store.duration == 1200 and len(store.channels) == len(MONTAGE)
+            assert store.duration == 600 and len(store.channels) == len(MONTAGE)
             store.read_block([c.name for c in store.channels], 0, store.n_samples)
     assert list(out.glob(".*")) == []
     with open(out / "manifest.csv", newline="") as handle:
