@@ -17,8 +17,8 @@ fewer points; the float16 output equals the published converter's.
   numbers, bit for bit — and the 128 Hz samples are then compacted into its start. One
   night-long array per thread, reused from channel to channel, instead of five per channel.
 * **Degenerate channels take the published path.** A constant channel (or one whose
-  spread is below 1e-6 of its amplitude) turns float64 rounding into its float16 output
-  when z-scored; those are computed exactly as published.
+  spread is below 1e-6 of its mean) turns float64 rounding into its float16 output when
+  z-scored; those are computed exactly as published.
 
 Channels of one file are independent; :class:`Resampler` holds what they share and is
 safe to call from several threads — FFTs, ``lfilter`` and NumPy release the GIL, so
@@ -40,7 +40,7 @@ from sleepfm.resample.spectral import SpectralPath
 
 # Filter memory below this (relative) is float64 rounding; beyond it the two computations agree.
 _DECAY = 1e-18
-# Spread below this fraction of the amplitude: rounding reaches float16 after the z-score.
+# Spread below this fraction of the mean: rounding reaches float16 after the z-score.
 _DEGENERATE = 1e-6
 # Samples per lfilter call in the in-place filtfilt (8 MB of float64).
 _BLOCK = 1 << 20
@@ -165,7 +165,8 @@ class Resampler:
             short = self.file_samples // self.spectral.step
             out = self.spectral(data, workspace)[: self.n_out]
             mean, spread = _moments(out, workspace[short:])
-            if spread > _DEGENERATE * max(out.max(), -out.min()):
+            # Rounding grows with the values (≈ |mean| here), the output with 1 / spread.
+            if spread > _DEGENERATE * abs(mean):
                 return standardise(out, mean, spread).astype(dtype)
         if x.n != self.file_samples:
             # The published path: FFT-upsample to the file rate, into the workspace.
