@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -121,10 +122,14 @@ class Resampler:
         duration = self.file_samples / self.file_rate
         old_step = duration / self.file_samples
         new_step = duration / self.n_out if self.n_out else 0.0
+        # np.linspace builds point i as float(i) * step. When step * old_step is exactly
+        # new_step, float(m * step) * old_step and float(m) * new_step round the same real
+        # number, so every point matches; otherwise compare the points themselves.
+        if Fraction(step) * Fraction(old_step) == Fraction(new_step):
+            return step
         block = 1 << 20
         for first in range(0, self.n_out, block):
             m = np.arange(first, min(first + block, self.n_out), dtype=np.float64)
-            # np.linspace builds point i as float(i) * step; compare exactly those numbers.
             if not np.array_equal(m * new_step, (m * step) * old_step):
                 return None
         return step
