@@ -214,6 +214,8 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
