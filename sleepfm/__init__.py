@@ -16,7 +16,7 @@ from sleepfm.hookspecs import hookimpl
 _LAZY: dict[str, str] = {
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "read_recording": "sleepfm.read:read_recording",
-    "preprocess": "sleepfm.preprocess:preprocess",
+    "preprocess": "sleepfm.preprocessing.api:preprocess",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sleepfm.preprocess.batch import is_complete
+from sleepfm.preprocessing.batch import is_complete
 from sleepfm.read.edf_writer import synthetic_recording
 from sleepfm.store.signal_store import SignalStore
 

@@ -38,7 +38,7 @@ def preprocess_command(
     from sleepfm.cli.console import err, error_line, warning_line
     from sleepfm.cli.console import out as stdout
     from sleepfm.config import load_config
-    from sleepfm.preprocess.batch import run_batch
+    from sleepfm.preprocessing.batch import run_batch
 
     cli = {
         "inputs": [str(p) for p in inputs] if inputs else None,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from sleepfm.preprocess.convert import StudyResult
+from sleepfm.preprocessing.convert import StudyResult
 from sleepfm.store.signal_store import write_text_atomically
 
 COLUMNS = ("file", "output", "status", "channels", "modalities", "duration_s", "seconds", "reader", "warnings",

@@ -1,19 +1,12 @@
-"""Preprocessing: PSG files → one 128 Hz float16 HDF5 signal store per study.
-
-``sleepfm.preprocess(paths, out, ...)`` is the Python face of ``sleepfm preprocess``. This
-package is itself callable the same way, so ``sleepfm.preprocess(...)`` works whether
-``sleepfm.preprocess`` was first reached as the function or imported as the package.
-"""
+"""``sleepfm.preprocess(paths, out, ...)``: the Python face of ``sleepfm preprocess``."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sleepfm.preprocess.batch import BatchReport
+from sleepfm.preprocessing.batch import BatchReport
 
 
 def preprocess(
@@ -41,7 +34,7 @@ def preprocess(
     >>> [r.error for r in report.failures]                                     # doctest: +SKIP
     """
     from sleepfm.config import load_config
-    from sleepfm.preprocess.batch import run_batch
+    from sleepfm.preprocessing.batch import run_batch
 
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     cli = {
@@ -57,13 +50,3 @@ def preprocess(
     }
     resolved = load_config(Path(config) if config else None, workflow="preprocess", cli=cli, overrides=overrides)
     return run_batch(resolved)  # type: ignore[arg-type]
-
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> BatchReport:
-        return preprocess(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
-
-__all__ = ["BatchReport", "preprocess"]

@@ -31,8 +31,8 @@ import h5py
 
 from sleepfm.config.preprocess import PreprocessConfig
 from sleepfm.errors import InputError, UsageError
-from sleepfm.preprocess.convert import ConvertOptions, StudyResult, convert_file
-from sleepfm.preprocess.manifest import Manifest, manifest_name
+from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
+from sleepfm.preprocessing.manifest import Manifest, manifest_name
 from sleepfm.store.compression import Compression
 from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
 
@@ -146,7 +146,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     # locks), with the heavy modules already imported.
     if sys.platform.startswith("linux"):
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["sleepfm.preprocess.convert", "sleepfm.resample.fast", "sleepfm.read.edf"])
+        context.set_forkserver_preload(["sleepfm.preprocessing.convert", "sleepfm.resample.fast", "sleepfm.read.edf"])
         return context
     return multiprocessing.get_context("spawn")
 
