@@ -21,7 +21,7 @@ def _importable(name: str) -> bool:
 
 #: Until main has the ingestion, models and demo branches (remove then).
 NEEDS_OTHER_BRANCHES = pytest.mark.skipif(
-    not all(map(_importable, ("sleepfm.preprocess", "sleepfm.embedding.api", "sleepfm.demo.synth"))),
+    not all(map(_importable, ("sleepfm.preprocessing.api", "sleepfm.embedding.api", "sleepfm.demo.synth"))),
     reason="needs sleepfm preprocess, embed and the demo generator (other branches, not merged yet)")
 
 W, N1, N2, N3, R = 0, 1, 2, 3, 4

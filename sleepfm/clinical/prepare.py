@@ -7,7 +7,7 @@ Work folder layout::
 
 Resumable: both stores are written under a temporary name and renamed when complete, so an
 existing one is finished work. A signal store is reused as it is (ingestion decides, see
-:mod:`sleepfm.preprocess`); an embedding store is reused when it was made from the same
+``sleepfm.preprocess``); an embedding store is reused when it was made from the same
 base checkpoint with the same handling of the last partial chunk, else it is embedded again.
 ``overwrite`` redoes both. A recording that fails a step keeps its one-line error and the
 others go on.
