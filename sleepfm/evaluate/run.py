@@ -1,0 +1,178 @@
+"""Evaluation runs: predictions (from a head or a saved file) → metrics → files in ``out``.
+
+Nothing is written until every metric is computed, so a bad input leaves no partial output;
+each file is written atomically. The resolved config is saved beside the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sleepfm.config import save_resolved_config
+from sleepfm.config.evaluate import EvaluateConfig
+from sleepfm.errors import UsageError
+from sleepfm.evaluate.diagnosis import (
+    DiagnosisEvaluation,
+    SurvivalLabels,
+    evaluate_diagnosis,
+    read_label_mapping,
+    write_diagnosis_report,
+)
+from sleepfm.evaluate.predictions import (
+    RISK_FILE,
+    STAGING_FILE,
+    load_staging_predictions,
+    read_risk_scores,
+    save_staging_predictions,
+    write_risk_scores,
+)
+from sleepfm.evaluate.staging import (
+    STAGE_NAMES,
+    StagingEvaluation,
+    StudyPredictions,
+    evaluate_staging,
+    write_staging_report,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StagingRun:
+    evaluation: StagingEvaluation
+    out: Path
+    studies: list[StudyPredictions]
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DiagnosisRun:
+    evaluation: DiagnosisEvaluation
+    out: Path
+    risk: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+
+
+def evaluate_from_config(config: EvaluateConfig) -> StagingRun | DiagnosisRun:
+    """Run the evaluation ``config`` describes and write its outputs."""
+    if config.out is None:
+        raise UsageError("no output folder", fix="pass --out DIR (or set out: in the config)")
+    if config.predictions is None and config.checkpoint is None:
+        raise UsageError("nothing to evaluate", fix="pass --checkpoint DIR (a trained head) or --predictions FILE")
+    if config.predictions is not None and config.checkpoint is not None:
+        raise UsageError("both --checkpoint and --predictions given", fix="score one or the other")
+    if config.task == "staging":
+        return run_staging(config)
+    return run_diagnosis(config)
+
+
+def run_staging(config: EvaluateConfig) -> StagingRun:
+    out = Path(config.out)  # type: ignore[arg-type]
+    if config.predictions is not None:
+        studies = load_staging_predictions(config.predictions)
+    else:
+        from sleepfm.evaluate.inference import predict_staging
+
+        studies = predict_staging(config)
+    evaluation = evaluate_staging(studies)
+    run = StagingRun(evaluation, out, studies)
+    run.files = write_staging_report(evaluation, out)
+    if config.predictions is None:
+        run.files.append(save_staging_predictions(out / STAGING_FILE, studies))
+    run.files.append(save_resolved_config(config, out))
+    return run
+
+
+def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
+    out = Path(config.out)  # type: ignore[arg-type]
+    data = config.diagnosis
+    if data.is_event is None or data.time_to_event is None:
+        raise UsageError("diagnosis needs the outcome tables",
+                         fix="pass --labels DIR (with is_event.csv, time_to_event.csv) or --is-event/--time-to-event")
+    labels = SurvivalLabels.read(data.is_event, data.time_to_event)
+    if config.predictions is not None:
+        risk = read_risk_scores(config.predictions)
+        test_ids = _split_ids(config, config.split)
+        if test_ids is not None:
+            risk = risk.loc[[s for s in risk.index if s in set(test_ids)]]
+    else:
+        from sleepfm.evaluate.inference import predict_risk
+
+        risk = predict_risk(config)
+    train_ids = _split_ids(config, data.split.train)
+    train = None
+    if train_ids is not None:
+        known = [s for s in train_ids if s in labels.event.index]
+        train = labels.subset(known) if known else None
+    if train is None:
+        log.warning("no training split: Uno's C needs the training labels' censoring distribution")
+    mapping = read_label_mapping(config.label_mapping) if config.label_mapping is not None else None
+    evaluation = evaluate_diagnosis(
+        risk, labels, train, tau=config.tau, samples=config.bootstrap.samples,
+        confidence=config.bootstrap.confidence, seed=config.bootstrap.seed, label_mapping=mapping,
+    )
+    run = DiagnosisRun(evaluation, out, risk)
+    run.files = write_diagnosis_report(evaluation, out)
+    if config.predictions is None:
+        run.files.append(write_risk_scores(out / RISK_FILE, risk))
+    run.files.append(save_resolved_config(config, out))
+    return run
+
+
+def _split_ids(config: EvaluateConfig, name: str) -> list[str] | None:
+    from sleepfm.evaluate.inference import split_ids
+
+    return split_ids(config, name)
+
+
+# ---------------------------------------------------------------------------- printing
+def print_staging(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich.table import Table
+
+    from sleepfm.cli.console import out
+
+    assert isinstance(run, StagingRun)
+    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})")
+    table.add_column("resolution")
+    for column in ("n", "accuracy", "macro-F1", "kappa", *(f"F1 {n}" for n in STAGE_NAMES)):
+        table.add_column(column, justify="right")
+    for name, metrics in run.evaluation.resolutions.items():
+        table.add_row(name, str(metrics.n), f"{metrics.accuracy:.3f}", f"{metrics.macro_f1:.3f}",
+                      f"{metrics.kappa:.3f}", *(f"{v:.3f}" for v in metrics.f1))
+    out.print(table)
+    out.print(f"wrote {len(run.files)} files to {run.out}", highlight=False)
+
+
+def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich.table import Table
+
+    from sleepfm.cli.console import out
+
+    assert isinstance(run, DiagnosisRun)
+    summary = run.evaluation.summary()
+    table = Table(title=f"Disease risk, {summary['n_studies']} studies ({config.split}), "
+                        f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs")
+    for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C (95% CI)", "status"):
+        table.add_column(column, justify="right" if column in ("n", "events") else "left")
+    rows = run.evaluation.table.sort_values("harrell_c", ascending=False, na_position="last")
+    for _, row in rows.head(20).iterrows():
+        table.add_row(str(row["phecode"]), str(row.get("phenotype", "") or ""), str(row["n"]), str(row["events"]),
+                      _with_ci(row, "harrell"), _with_ci(row, "uno"),
+                      row["harrell_status"] if row["harrell_status"] != "ok" else row["uno_status"])
+    out.print(table)
+    if len(rows) > 20:
+        out.print(f"… {len(rows) - 20} more outcomes in {run.out / 'diagnosis_metrics.csv'}", highlight=False)
+    out.print(f"mean Harrell's C {summary['mean_harrell_c']:.3f}; wrote {len(run.files)} files to {run.out}",
+              highlight=False)
+
+
+def _with_ci(row: pd.Series, name: str) -> str:
+    value = row[f"{name}_c"]
+    if pd.isna(value):
+        return "—"
+    low, high = row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+    return f"{value:.3f}" + ("" if pd.isna(low) else f" ({low:.3f}–{high:.3f})")
