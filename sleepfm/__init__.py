@@ -13,7 +13,9 @@ __version__ = "0.1.0"
 from sleepfm.hookspecs import hookimpl
 
 # name -> "module:attribute", resolved on first access (PEP 562) so `import sleepfm` stays light.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "read_hypnogram": "sleepfm.labels:read_hypnogram",
+}
 
 
 def __getattr__(name: str) -> Any:

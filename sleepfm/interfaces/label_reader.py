@@ -84,6 +84,24 @@ class Hypnogram:
         """Number of epochs per stage name, unscored included (``{"W": 12, ..., "UNS": 3}``)."""
         return {s.name: int(np.sum(self.stages == s.value)) for s in Stage}
 
+    def to_epoch_seconds(self, epoch_seconds: float) -> Hypnogram:
+        """The same night on epochs of ``epoch_seconds`` (a whole multiple or divisor of the current).
+
+        Longer epochs take the stage filling most of them (the folding rule of
+        :mod:`sleepfm.labels.epochs`); shorter ones repeat the stage.
+        """
+        from sleepfm.labels.epochs import resample_hypnogram
+
+        return resample_hypnogram(self, epoch_seconds)
+
+    def to_30s(self) -> Hypnogram:
+        """30-s (AASM) epochs: six 5-s epochs fold into one by the greatest-part rule."""
+        return self.to_epoch_seconds(30.0)
+
+    def to_5s(self) -> Hypnogram:
+        """5-s epochs, one per SleepFM embedding token: each 30-s stage is repeated six times."""
+        return self.to_epoch_seconds(5.0)
+
 
 @dataclass(frozen=True)
 class StageMapping:

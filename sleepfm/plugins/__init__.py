@@ -10,4 +10,5 @@ on ``PYTHONPATH``).
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
     "sleepfm.plugins.ingest",
+    "sleepfm.plugins.hypnograms",
 )

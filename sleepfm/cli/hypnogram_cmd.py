@@ -1,0 +1,90 @@
+"""``sleepfm hypnogram``: any supported hypnogram → a 30-s epoch CSV (plus events, statistics, plot)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sleepfm.errors import UsageError
+
+_STAGE_HELP = "Stage for {what} epochs: W, N1, N2, N3, REM or UNS (left out of metrics)."
+
+
+def hypnogram_command(
+    file: Annotated[Path, typer.Argument(help="Hypnogram file (EDF+, NSRR/Profusion XML, DREAMS, SLPDB .an, CSV).",
+                                         show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV: onset, duration, stage per 30-s epoch.",
+                                      show_default=False)],
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="Reader name (see `sleepfm plugins --kind label_readers`) or auto.")] = "auto",
+    unscored: Annotated[str, typer.Option("--unscored", help=_STAGE_HELP.format(what="unscored"))] = "UNS",
+    movement: Annotated[str, typer.Option("--movement", help=_STAGE_HELP.format(what="movement-time"))] = "UNS",
+    artefact: Annotated[str, typer.Option("--artefact", help=_STAGE_HELP.format(what="artefact"))] = "UNS",
+    events: Annotated[Path | None, typer.Option("--events", help="Also write the event table (CSV).",
+                                                show_default=False)] = None,
+    stats: Annotated[Path | None, typer.Option("--stats", help="Also write sleep statistics (JSON).",
+                                               show_default=False)] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the hypnogram (PNG).",
+                                              show_default=False)] = None,
+    lights_off: Annotated[str | None, typer.Option(
+        "--lights-off", help="Start of the statistics window: seconds or HH:MM[:SS] (default: from the file's "
+        "'lights off' event, else the first scored epoch).", show_default=False)] = None,
+    lights_on: Annotated[str | None, typer.Option(
+        "--lights-on", help="End of the statistics window, likewise.", show_default=False)] = None,
+) -> None:
+    """Convert a scored hypnogram to a 30-s epoch CSV (stage W, N1, N2, N3, REM or UNS)."""
+    from sleepfm.cli.console import out as console
+    from sleepfm.labels import read_hypnogram
+    from sleepfm.labels.csv_tables import epoch_table, frame_to_csv
+    from sleepfm.labels.vocabulary import make_mapping
+
+    outputs = [p for p in (out, events, stats, plot) if p is not None]
+    if file.exists() and any(p.resolve() == file.resolve() for p in outputs):
+        raise UsageError("an output path is the input file", where=file,
+                         fix="choose another --out/--events/--stats/--plot")
+    if folders := [str(p) for p in outputs if p.is_dir()]:
+        raise UsageError(f"output {folders[0]} is a folder", fix="give a file name")
+    if len({p.resolve() for p in outputs}) < len(outputs):
+        raise UsageError("two outputs share one path", fix="give --out, --events, --stats and --plot distinct files")
+
+    if stats is None and (lights_off is not None or lights_on is not None):
+        raise UsageError("--lights-off/--lights-on bound the statistics window", fix="add --stats FILE")
+    mapping = make_mapping(unscored=unscored, movement=movement, artefact=artefact)
+    hypnogram = read_hypnogram(file, fmt=fmt, mapping=mapping).to_30s()
+
+    # Everything is computed before anything is written, so bad input leaves no output at all.
+    statistics = png = None
+    if stats is not None:
+        from sleepfm.report.sleep_stats import lights_from_events, seconds_from_start, sleep_statistics
+
+        off, on = lights_from_events(hypnogram)
+        if lights_off is not None:
+            off = seconds_from_start(lights_off, hypnogram.start_time)
+        if lights_on is not None:
+            on = seconds_from_start(lights_on, hypnogram.start_time)
+        statistics = sleep_statistics(hypnogram, lights_off=off, lights_on=on).as_dict()
+    if plot is not None:
+        from sleepfm.report.hypnogram_plot import render_hypnogram
+
+        png = render_hypnogram(hypnogram, title=file.name)
+
+    frame_to_csv(epoch_table(hypnogram), out)
+    if events is not None:
+        from sleepfm.labels.csv_tables import write_events_csv
+
+        write_events_csv(hypnogram, events)
+    if stats is not None:
+        from sleepfm.config.base import atomic_write_text
+
+        atomic_write_text(stats, json.dumps(statistics, indent=2) + "\n")
+    if plot is not None and png is not None:
+        from sleepfm.report.hypnogram_plot import write_png
+
+        write_png(png, plot)
+
+    counts = ", ".join(f"{name} {count}" for name, count in hypnogram.counts().items())
+    console.print(f"{out}: {hypnogram.n_epochs} epochs of 30 s ({counts}); {len(hypnogram.events)} events",
+                  highlight=False)

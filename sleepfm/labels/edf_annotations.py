@@ -1,0 +1,178 @@
+"""EDF+/BDF+ hypnograms: stages and events from the annotation signal (TALs).
+
+The annotation signal is parsed here directly from the file bytes, so a file that pyedflib
+refuses (out-of-range digital limits, non-ASCII labels, annotation-only files with a zero
+record duration) still reads: only the fixed header fields and the ``EDF Annotations`` /
+``BDF Annotations`` samples are used.
+
+Stage vocabulary (case-insensitive): R&K ``Sleep stage W/1/2/3/4/R/?`` and ``Movement time``
+(Sleep-EDF), AASM ``Sleep stage W/N1/N2/N3/R`` (HMC). R&K stages 3 and 4 both become N3;
+``Sleep stage ?`` is *unscored* and ``Movement time`` is *movement* (see
+:mod:`sleepfm.labels.vocabulary`). Every other annotation — ``Lights off``, arousals, apneas —
+goes to the event table; EDF+'s ``text@@channel`` convention (HMC) fills the channel column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from sleepfm.errors import InputError
+from sleepfm.interfaces.label_reader import Hypnogram, LabelReader, Stage, StageMapping
+from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
+from sleepfm.labels.vocabulary import EventRow, Scored, canonical_event, events_frame, stage_code
+
+_ANNOTATION_LABELS = (b"EDF Annotations", b"BDF Annotations")
+_STAGES: dict[str, Scored] = {
+    "sleep stage w": Stage.W,
+    "sleep stage 1": Stage.N1, "sleep stage n1": Stage.N1,
+    "sleep stage 2": Stage.N2, "sleep stage n2": Stage.N2,
+    "sleep stage 3": Stage.N3, "sleep stage 4": Stage.N3, "sleep stage n3": Stage.N3,
+    "sleep stage r": Stage.REM, "sleep stage rem": Stage.REM,
+    "sleep stage ?": "unscored",
+    "movement time": "movement",
+}
+# One TAL: onset, optional duration, then annotation texts each closed by \x14.
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class EdfAnnotation:
+    onset: float
+    duration: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class EdfAnnotations:
+    """Everything in an EDF+ file's annotation signal, with the header's start time."""
+
+    start_time: datetime | None
+    annotations: list[EdfAnnotation]
+
+
+def _field(header: bytes, offset: int, width: int, count: int) -> list[bytes]:
+    return [header[offset + i * width : offset + (i + 1) * width].strip() for i in range(count)]
+
+
+def _start_time(header: bytes) -> datetime | None:
+    try:
+        day, month, year = (int(x) for x in header[168:176].split(b"."))
+        hour, minute, second = (int(x) for x in header[176:184].split(b"."))
+        # EDF: two-digit years 85-99 are 19xx, 00-84 are 20xx; EDF+ may give the full year.
+        full_year = re.search(rb"Startdate \d{2}-[A-Z]{3}-(\d{4})", header[88:168])
+        year = int(full_year.group(1)) if full_year else (1900 + year if year >= 85 else 2000 + year)
+        return datetime(year, month, day, hour, minute, second)
+    except (ValueError, AttributeError):
+        return None
+
+
+def read_edf_annotations(path: Path) -> EdfAnnotations:
+    """Parse the annotation signal(s) of an EDF+ or BDF+ file."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        header = handle.read(256)
+        if len(header) < 256 or not (header[:8] == b"0       " or header[:8] == b"\xffBIOSEMI"):
+            raise InputError("not an EDF/BDF file (bad version field)", where=path)
+        try:
+            header_bytes = int(header[184:192])
+            ns = int(header[252:256])
+        except ValueError:
+            raise InputError("EDF header has a non-numeric header size or signal count", where=path) from None
+        header += handle.read(ns * 256)
+    if len(header) < 256 * (ns + 1) or header_bytes != 256 * (ns + 1):
+        raise InputError("EDF header is truncated or its size field is wrong", where=path)
+    labels = _field(header, 256, 16, ns)
+    try:
+        samples = [int(x) for x in _field(header, 256 + ns * 216, 8, ns)]
+        declared_records = int(header[236:244])
+    except ValueError:
+        raise InputError("EDF header has a non-numeric samples-per-record or record count", where=path) from None
+    annotation_signals = [i for i, label in enumerate(labels) if label in _ANNOTATION_LABELS]
+    if not annotation_signals:
+        raise InputError("EDF file has no annotation signal (not EDF+/BDF+), so it holds no hypnogram", where=path,
+                         fix="give the hypnogram file, not the signal file")
+    bytes_per_sample = 3 if header[:1] == b"\xff" else 2
+    record_bytes = sum(samples) * bytes_per_sample
+    # The header count may be -1 (unknown) or patched; trust only what the file holds.
+    n_records = max(0, path.stat().st_size - header_bytes) // record_bytes if record_bytes else 0
+    if declared_records > 0:
+        n_records = min(n_records, declared_records)
+    if n_records == 0:
+        raise InputError("EDF file holds no data records", where=path)
+    # A memory map reads only the pages holding annotations, not a whole PSG's signals.
+    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header_bytes, shape=(n_records, record_bytes))
+    offsets = np.cumsum([0, *samples]) * bytes_per_sample
+
+    annotations: list[EdfAnnotation] = []
+    for record in range(n_records):
+        for signal in annotation_signals:
+            raw = records[record, offsets[signal] : offsets[signal + 1]].tobytes()
+            annotations.extend(_parse_tals(raw, path, record))
+    return EdfAnnotations(_start_time(header), annotations)
+
+
+def _parse_tals(raw: bytes, path: Path, record: int) -> list[EdfAnnotation]:
+    found = []
+    for tal in raw.split(b"\x00"):
+        if not tal:
+            continue
+        match = _TAL.fullmatch(tal)
+        if match is None:
+            raise InputError(f"malformed EDF+ annotation in data record {record + 1}: {tal[:40]!r}", where=path)
+        onset = float(match.group(1))
+        duration = float(match.group(2)) if match.group(2) else None
+        # The texts are \x14-terminated; the first TAL of each record (time keeping) has none.
+        for text in match.group(3).split(b"\x14"):
+            if text:
+                found.append(EdfAnnotation(onset, duration, text.decode("utf-8", errors="replace").strip()))
+    return found
+
+
+def _sniff_edf_plus(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(256)
+        if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):
+            return False
+        try:
+            ns = int(head[252:256])
+        except ValueError:
+            return False
+        labels = handle.read(16 * ns)
+    return any(label in labels for label in _ANNOTATION_LABELS)
+
+
+class EdfAnnotationReader(LabelReader):
+    """EDF+/BDF+ hypnograms: Sleep-EDF R&K and AASM (HMC) stage annotations, plus events."""
+
+    extensions: ClassVar[tuple[str, ...]] = (".edf", ".bdf", ".rec")
+    epoch_seconds: ClassVar[float] = 30.0
+
+    def sniff(self, path: Path) -> bool:
+        return _sniff_edf_plus(path)
+
+    def read(self, path: Path, mapping: StageMapping | None = None) -> Hypnogram:
+        mapping = mapping or StageMapping()
+        parsed = read_edf_annotations(path)
+        runs: list[tuple[float, float, int]] = []
+        events: list[EventRow] = []
+        for note in parsed.annotations:
+            value = _STAGES.get(" ".join(note.text.lower().split()))
+            if value is not None:
+                # A stage without a duration covers one epoch.
+                runs.append((note.onset, note.duration or self.epoch_seconds, stage_code(value, mapping)))
+            else:
+                text, _, channel = note.text.partition("@@")
+                events.append((note.onset, note.duration or 0.0, canonical_event(text), channel.strip(), np.nan))
+        if not runs:
+            raise InputError("EDF+ file has no sleep-stage annotations", where=path,
+                             fix="stages must be annotated as 'Sleep stage W/1/2/3/4/N1/N2/N3/R/?' or 'Movement time'")
+        epoch = infer_epoch_seconds([r[0] for r in runs], [r[1] for r in runs], self.epoch_seconds, where=str(path))
+        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+        return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=parsed.start_time,
+                         events=events_frame(events), source=Path(path))

@@ -1,0 +1,1 @@
+"""Reports on one night: sleep statistics, agreement and hypnogram plots."""
