@@ -69,13 +69,14 @@ def test_epoch_label_rule() -> None:
         2, 2, 2, 2, 2, 2,   # clean N2
         2, 2, 2, 2, 3, 3,   # 4 N2 + 2 N3 → N2
         2, 2, 2, 1, 1, u,   # 3 N2 + 2 N1 + 1 unscored → N2
-        2, 2, 2, u, u, u,   # 3 N2 + 3 unscored → left out
-        2, 2, 2, 3, 3, 3,   # tie between stages → left out
-        u, u, 4, 4, 0, 1,   # REM leads (2) but unscored covers as much → left out
+        2, 2, 2, u, u, u,   # 3 N2 + 3 unscored: unscored does not outnumber N2 → N2
+        3, 3, 3, 2, 2, 2,   # tie between stages → the first one, N3
+        u, u, 4, 4, 0, 1,   # REM leads with 2, unscored ties it → REM
+        u, u, u, u, 2, 2,   # unscored outnumbers N2 → left out
         u, u, u, u, u, u,   # unscored
         0, 0, 0, 0,         # trailing partial epoch: 4 Wake + 2 absent → Wake
     ])
-    assert epoch_labels(tokens).tolist() == [2, 2, 2, u, u, u, u, 0]
+    assert epoch_labels(tokens).tolist() == [2, 2, 2, 2, 3, 4, u, u, 0]
 
 
 def test_epoch_probabilities_average_only_valid_tokens() -> None:

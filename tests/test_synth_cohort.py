@@ -122,3 +122,17 @@ def test_edf_annotation_hypnograms(tmp_path) -> None:
     assert len(names) == 80 and set(durations) == {30.0} and onsets[1] == 30.0
     assert set(names) <= {"Sleep stage W", "Sleep stage N1", "Sleep stage N2", "Sleep stage N3", "Sleep stage R"}
     assert names[0] == "Sleep stage W" and "Sleep stage N2" in set(names)
+
+
+def test_both_hypnogram_formats_read_back_with_the_label_readers(tmp_path) -> None:
+    from sleepfm.labels import read_hypnogram
+
+    stages = {}
+    for fmt in ("csv", "edf"):
+        spec = CohortSpec(participants=1, night_minutes=(45.0, 45.0), second_visit_fraction=0.0, hypnogram_format=fmt)
+        cohort = synthesize_cohort(tmp_path / fmt, spec)
+        hypnogram = read_hypnogram(cohort.hypnograms / f"synth-p000-v1.{fmt}").to_30s()
+        stages[fmt] = hypnogram.stages
+        truth = json.loads(cohort.manifest.read_text())["nights"][0]["stage_minutes"]
+        assert {k: v / 2 for k, v in hypnogram.counts().items() if k != "UNS"} == truth
+    np.testing.assert_array_equal(stages["csv"], stages["edf"])

@@ -11,11 +11,10 @@ partial epoch is completed with absent tokens):
 
 * predicted probabilities = the mean of the valid tokens' probabilities, then argmax; an
   epoch with no valid token has no prediction and is left out;
-* label = the AASM majority rule: the stage that covers the greatest part of the epoch.
-  Unscored or absent tokens compete as one more "unscored" part, so the epoch is left out
-  when unscored covers as much as the leading stage (e.g. 3 N2 + 3 unscored), and when two
-  stages tie for the greatest part (e.g. 3 N2 + 3 N3). 4 N2 + 2 N3 → N2;
-  3 N2 + 2 N1 + 1 unscored → N2.
+* label = the AASM rule as :func:`sleepfm.labels.epochs.fold_stages` applies it to any
+  5-s → 30-s conversion in sleepfm: the stage that fills the greatest part of the epoch (on
+  a tie, the one that comes first); the epoch is left out only when unscored or absent
+  tokens strictly outnumber that stage (4 unscored + 2 N2 → left out, 3 + 3 → N2).
 
 Metrics follow scikit-learn's definitions (the tests check equality): per-class precision,
 recall and F1 with 0 where undefined, macro-F1 over all five classes, Cohen's kappa and
@@ -146,48 +145,30 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
-    """Counts (n_classes, n_classes); rows = truth, columns = prediction."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> ClassificationMetrics:
-    return ClassificationMetrics(confusion_matrix(y_true, y_pred))
+    from sleepfm.report.sleep_stats import confusion_matrix
+
+    return ClassificationMetrics(confusion_matrix(np.asarray(y_true), np.asarray(y_pred)))
 
 
 def epoch_labels(token_labels: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH) -> np.ndarray:
-    """30-s labels from 5-s labels by the majority rule of the module docstring (-1 = left out)."""
-    labels = _pad_to_epochs(np.asarray(token_labels, dtype=np.int64), tokens_per_epoch, UNSCORED)
-    epochs = labels.reshape(-1, tokens_per_epoch)
-    counts = np.stack([(epochs == k).sum(axis=1) for k in range(N_CLASSES)], axis=1)
-    unscored = tokens_per_epoch - counts.sum(axis=1)
-    leader = counts.argmax(axis=1)
-    top = counts.max(axis=1)
-    unique_top = (counts == top[:, None]).sum(axis=1) == 1
-    return np.where(unique_top & (top > unscored), leader, UNSCORED).astype(np.int8)
+    """30-s labels from 5-s labels by the project's folding rule (-1 = left out)."""
+    from sleepfm.labels.epochs import fold_stages
+
+    return fold_stages(np.asarray(token_labels, dtype=np.int8), tokens_per_epoch)
 
 
 def epoch_probabilities(
     probabilities: np.ndarray, valid: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean probabilities of each epoch's valid tokens (E, 5) and whether the epoch has any (E,)."""
-    probs = _pad_to_epochs(np.asarray(probabilities, dtype=np.float64), tokens_per_epoch, 0.0)
-    weights = _pad_to_epochs(np.asarray(valid, dtype=np.float64), tokens_per_epoch, 0.0)
-    probs = probs.reshape(-1, tokens_per_epoch, probs.shape[1])
-    weights = weights.reshape(-1, tokens_per_epoch, 1)
-    count = weights.sum(axis=1)
-    mean = (probs * weights).sum(axis=1) / np.maximum(count, 1)
-    return mean, count[:, 0] > 0
+    from sleepfm.labels.epochs import fold_probabilities
 
-
-def _pad_to_epochs(values: np.ndarray, tokens_per_epoch: int, fill: float) -> np.ndarray:
-    extra = (-values.shape[0]) % tokens_per_epoch
-    if not extra:
-        return values
-    pad = np.full((extra, *values.shape[1:]), fill, dtype=values.dtype)
-    return np.concatenate([values, pad])
+    weights = np.asarray(valid, dtype=np.float64)[:, None]
+    # Both folds divide by the same group size, so their ratio is the mean over valid tokens.
+    summed = fold_probabilities(np.asarray(probabilities, dtype=np.float64) * weights, tokens_per_epoch)
+    count = fold_probabilities(weights, tokens_per_epoch)
+    return summed / np.where(count > 0, count, 1.0), count[:, 0] > 0
 
 
 @dataclass(frozen=True)

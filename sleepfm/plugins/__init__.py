@@ -11,4 +11,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
     "sleepfm.plugins.ingest",
     "sleepfm.plugins.hypnograms",
+    "sleepfm.plugins.evaluation",
 )
