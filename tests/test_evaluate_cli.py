@@ -118,3 +118,35 @@ def test_errors_are_one_line(tmp_path, diagnosis_inputs, capsys) -> None:
                  "--out", str(tmp_path / "o")]) == 2
     assert "this file is for evaluate diagnosis" in one_error_line(capsys)
     assert not (tmp_path / "o").exists()  # failures write nothing
+
+
+def test_published_pickles_are_scored_and_nothing_else_is_unpickled(tmp_path, capsys) -> None:
+    import os
+    import pickle
+
+    studies = load_staging_predictions(staging_predictions(tmp_path))
+    folder = tmp_path / "published" / "test"
+    folder.mkdir(parents=True)
+    # The published script saves one list entry per batch: here batches of 2 and 1 studies.
+    batches = [studies[:2], studies[2:]]
+    for name, get in (("all_outputs", lambda s: s.probabilities), ("all_targets", lambda s: s.labels.astype(float)),
+                      ("all_masks", lambda s: (~s.valid).astype(float))):
+        with open(folder / f"{name}.pickle", "wb") as handle:
+            pickle.dump([np.stack([get(s) for s in batch]) for batch in batches], handle)
+    with open(folder / "all_paths.pickle", "wb") as handle:
+        pickle.dump([[f"/data/mesa/{s.study_id}.hdf5" for s in batch] for batch in batches], handle)
+    assert main(["evaluate", "staging", "--predictions", str(folder), "--out", str(tmp_path / "a")]) == 0
+    assert main(["evaluate", "staging", "--predictions", str(tmp_path / "pred"), "--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / x / "staging_metrics.json").read_text()) for x in "ab")
+    assert a == b
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    with open(folder / "all_outputs.pickle", "wb") as handle:
+        pickle.dump(Exploit(), handle)
+    capsys.readouterr()
+    assert main(["evaluate", "staging", "--predictions", str(folder), "--out", str(tmp_path / "c")]) == 1
+    assert "refused or unreadable pickle" in one_error_line(capsys)
+    assert not (tmp_path / "pwned").exists()

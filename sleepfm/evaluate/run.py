@@ -25,6 +25,9 @@ from sleepfm.evaluate.diagnosis import (
 from sleepfm.evaluate.predictions import (
     RISK_FILE,
     STAGING_FILE,
+    is_published_folder,
+    load_published_diagnosis,
+    load_published_staging,
     load_staging_predictions,
     read_risk_scores,
     save_staging_predictions,
@@ -72,7 +75,9 @@ def evaluate_from_config(config: EvaluateConfig) -> StagingRun | DiagnosisRun:
 
 def run_staging(config: EvaluateConfig) -> StagingRun:
     out = Path(config.out)  # type: ignore[arg-type]
-    if config.predictions is not None:
+    if config.predictions is not None and is_published_folder(config.predictions):
+        studies = load_published_staging(config.predictions)
+    elif config.predictions is not None:
         studies = load_staging_predictions(config.predictions)
     else:
         from sleepfm.evaluate.inference import predict_staging
@@ -90,19 +95,31 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
 def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
     out = Path(config.out)  # type: ignore[arg-type]
     data = config.diagnosis
+    mapping = read_label_mapping(config.label_mapping) if config.label_mapping is not None else None
+    published = config.predictions is not None and is_published_folder(config.predictions)
     if data.is_event is None or data.time_to_event is None:
-        raise UsageError("diagnosis needs the outcome tables",
-                         fix="pass --labels DIR (with is_event.csv, time_to_event.csv) or --is-event/--time-to-event")
-    labels = SurvivalLabels.read(data.is_event, data.time_to_event)
-    if config.predictions is not None:
+        if not published:
+            raise UsageError("diagnosis needs the outcome tables", fix="pass --labels DIR (with is_event.csv, "
+                             "time_to_event.csv) or --is-event/--time-to-event")
+        labels = None
+    else:
+        labels = SurvivalLabels.read(data.is_event, data.time_to_event)
+    if published:
+        phecodes = mapping["phecode"].tolist() if mapping is not None else labels.phecodes if labels else None
+        risk, event, time = load_published_diagnosis(config.predictions, phecodes)  # type: ignore[arg-type]
+        labels = labels or SurvivalLabels(event, time)
+    elif config.predictions is not None:
         risk = read_risk_scores(config.predictions)
-        test_ids = _split_ids(config, config.split)
-        if test_ids is not None:
-            risk = risk.loc[[s for s in risk.index if s in set(test_ids)]]
     else:
         from sleepfm.evaluate.inference import predict_risk
 
         risk = predict_risk(config)
+    if config.predictions is not None:
+        test_ids = _split_ids(config, config.split)
+        if test_ids is not None:
+            keep = set(test_ids)
+            risk = risk.loc[[s for s in risk.index if s in keep]]
+    assert labels is not None
     train_ids = _split_ids(config, data.split.train)
     train = None
     if train_ids is not None:
@@ -110,7 +127,6 @@ def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
         train = labels.subset(known) if known else None
     if train is None:
         log.warning("no training split: Uno's C needs the training labels' censoring distribution")
-    mapping = read_label_mapping(config.label_mapping) if config.label_mapping is not None else None
     evaluation = evaluate_diagnosis(
         risk, labels, train, tau=config.tau, samples=config.bootstrap.samples,
         confidence=config.bootstrap.confidence, seed=config.bootstrap.seed, label_mapping=mapping,
