@@ -14,7 +14,7 @@ import pandas as pd
 
 from sleepfm.config import save_resolved_config
 from sleepfm.config.evaluate import EvaluateConfig
-from sleepfm.errors import UsageError
+from sleepfm.errors import InputError, UsageError
 from sleepfm.evaluate.diagnosis import (
     DiagnosisEvaluation,
     SurvivalLabels,
@@ -22,6 +22,7 @@ from sleepfm.evaluate.diagnosis import (
     read_label_mapping,
     write_diagnosis_report,
 )
+from sleepfm.evaluate.inference import outcome_tables, split_ids
 from sleepfm.evaluate.predictions import (
     RISK_FILE,
     STAGING_FILE,
@@ -80,7 +81,7 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
     elif config.predictions is not None:
         studies = load_staging_predictions(config.predictions)
     else:
-        from sleepfm.evaluate.inference import predict_staging
+        from sleepfm.evaluate.inference import predict_staging  # torch is imported only here
 
         studies = predict_staging(config)
     evaluation = evaluate_staging(studies)
@@ -94,41 +95,10 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
 
 def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
     out = Path(config.out)  # type: ignore[arg-type]
-    data = config.diagnosis
     mapping = read_label_mapping(config.label_mapping) if config.label_mapping is not None else None
-    published = config.predictions is not None and is_published_folder(config.predictions)
-    if data.is_event is None or data.time_to_event is None:
-        if not published:
-            raise UsageError("diagnosis needs the outcome tables", fix="pass --labels DIR (with is_event.csv, "
-                             "time_to_event.csv) or --is-event/--time-to-event")
-        labels = None
-    else:
-        labels = SurvivalLabels.read(data.is_event, data.time_to_event)
-    if published:
-        phecodes = mapping["phecode"].tolist() if mapping is not None else labels.phecodes if labels else None
-        risk, event, time = load_published_diagnosis(config.predictions, phecodes)  # type: ignore[arg-type]
-        labels = labels or SurvivalLabels(event, time)
-    elif config.predictions is not None:
-        risk = read_risk_scores(config.predictions)
-    else:
-        from sleepfm.evaluate.inference import predict_risk
-
-        risk = predict_risk(config)
-    if config.predictions is not None:
-        test_ids = _split_ids(config, config.split)
-        if test_ids is not None:
-            keep = set(test_ids)
-            risk = risk.loc[[s for s in risk.index if s in keep]]
-    assert labels is not None
-    train_ids = _split_ids(config, data.split.train)
-    train = None
-    if train_ids is not None:
-        known = [s for s in train_ids if s in labels.event.index]
-        train = labels.subset(known) if known else None
-    if train is None:
-        log.warning("no training split: Uno's C needs the training labels' censoring distribution")
+    risk, labels = _risk_and_labels(config, mapping)
     evaluation = evaluate_diagnosis(
-        risk, labels, train, tau=config.tau, samples=config.bootstrap.samples,
+        risk, labels, _training_labels(config, labels), tau=config.tau, samples=config.bootstrap.samples,
         confidence=config.bootstrap.confidence, seed=config.bootstrap.seed, label_mapping=mapping,
     )
     run = DiagnosisRun(evaluation, out, risk)
@@ -139,10 +109,43 @@ def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
     return run
 
 
-def _split_ids(config: EvaluateConfig, name: str) -> list[str] | None:
-    from sleepfm.evaluate.inference import split_ids
+def _risk_and_labels(config: EvaluateConfig, mapping: pd.DataFrame | None) -> tuple[pd.DataFrame, SurvivalLabels]:
+    """Risk scores of the evaluated studies and the outcome tables to score them against."""
+    published = config.predictions is not None and is_published_folder(config.predictions)
+    is_event, time_to_event = outcome_tables(config)
+    labels = SurvivalLabels.read(is_event, time_to_event) if is_event and time_to_event else None
+    if published:
+        # The published pickles carry the test studies' outcomes; columns are named by the mapping.
+        phecodes = mapping["phecode"].tolist() if mapping is not None else labels.phecodes if labels else None
+        risk, event, time = load_published_diagnosis(config.predictions, phecodes)  # type: ignore[arg-type]
+        labels = labels or SurvivalLabels(event, time)
+    elif labels is None:
+        raise UsageError("diagnosis needs the outcome tables", fix="pass --labels DIR (with is_event.csv, "
+                         "time_to_event.csv) or --is-event/--time-to-event")
+    elif config.predictions is not None:
+        risk = read_risk_scores(config.predictions)
+    else:
+        from sleepfm.evaluate.inference import predict_risk  # torch is imported only here
 
-    return split_ids(config, name)
+        risk = predict_risk(config)
+    if config.predictions is not None and (test_ids := split_ids(config, config.split)) is not None:
+        keep = set(test_ids)
+        risk = risk.loc[[s for s in risk.index if s in keep]]
+    return risk, labels
+
+
+def _training_labels(config: EvaluateConfig, labels: SurvivalLabels) -> SurvivalLabels | None:
+    """The training split's outcomes (censoring distribution of Uno's C), if a split says which they are."""
+    try:
+        train_ids = split_ids(config, config.diagnosis.split.train)
+    except InputError as exc:
+        log.warning("%s", exc)
+        train_ids = None
+    known = [s for s in train_ids or [] if s in labels.event.index]
+    if not known:
+        log.warning("no training split: Uno's C needs the training labels' censoring distribution")
+        return None
+    return labels.subset(known)
 
 
 # ---------------------------------------------------------------------------- printing
