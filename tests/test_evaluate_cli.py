@@ -54,6 +54,7 @@ def test_evaluate_staging_from_saved_predictions(tmp_path, capsys) -> None:
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["task"] == "staging" and resolved["predictions"] == str(path)
     assert (out / "confusion_30s.png").is_file()
+    assert sorted(p.name for p in (out / "hypnograms").iterdir()) == ["night-0.png", "night-1.png", "night-2.png"]
 
 
 @pytest.fixture

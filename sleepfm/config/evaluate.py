@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from sleepfm.config.base import StrictModel, WorkflowConfig
 from sleepfm.config.training import DiagnosisData, StagingData
@@ -36,5 +36,7 @@ class EvaluateConfig(WorkflowConfig):
     )
     tau: float | None = Field(None, gt=0, description="Truncation time for Uno's C (same unit as the times).")
     bootstrap: BootstrapConfig = BootstrapConfig()
+    hypnogram_plots: NonNegativeInt = Field(3, description="Staging: draw predicted vs scored hypnograms of this "
+                                            "many studies (the first by study ID).")
     batch_size: PositiveInt = 8
     device: Literal["auto", "cpu", "cuda"] = "auto"

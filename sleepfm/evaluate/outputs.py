@@ -64,22 +64,17 @@ def staged_file(path: Path) -> Iterator[Path]:
 
 
 def save_figure(figure: Any, path: Path, *, dpi: int = 120) -> Path:
-    """Save a matplotlib figure atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    try:
-        with staged_file(path) as tmp:
-            figure.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
-    finally:
-        plt.close(figure)
+    """Save a matplotlib figure (drawn on an Agg canvas, no pyplot state) atomically as PNG."""
+    with staged_file(path) as tmp:
+        figure.savefig(tmp, dpi=dpi, format="png")
     return Path(path)
 
 
-def pyplot() -> Any:
-    """matplotlib.pyplot on the non-interactive Agg backend (evaluation runs headless)."""
-    import matplotlib
+def agg_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on the Agg canvas: plotting works headless and from any thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure

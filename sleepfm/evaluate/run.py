@@ -39,6 +39,7 @@ from sleepfm.evaluate.staging import (
     StagingEvaluation,
     StudyPredictions,
     evaluate_staging,
+    plot_study,
     write_staging_report,
 )
 
@@ -87,6 +88,8 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
     evaluation = evaluate_staging(studies)
     run = StagingRun(evaluation, out, studies)
     run.files = write_staging_report(evaluation, out)
+    for study in sorted(studies, key=lambda s: s.study_id)[: config.hypnogram_plots]:
+        run.files.append(plot_study(study, out / "hypnograms" / f"{study.study_id}.png"))
     if config.predictions is None:
         run.files.append(save_staging_predictions(out / STAGING_FILE, studies))
     run.files.append(save_resolved_config(config, out))
@@ -176,7 +179,8 @@ def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> N
     table = Table(title=f"Disease risk, {summary['n_studies']} studies ({config.split}), "
                         f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs")
     for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C (95% CI)", "status"):
-        table.add_column(column, justify="right" if column in ("n", "events") else "left")
+        table.add_column(column, justify="right" if column in ("n", "events") else "left",
+                         no_wrap=column not in ("phenotype", "status"))
     rows = run.evaluation.table.sort_values("harrell_c", ascending=False, na_position="last")
     for _, row in rows.head(20).iterrows():
         table.add_row(str(row["phecode"]), str(row.get("phenotype", "") or ""), str(row["n"]), str(row["events"]),

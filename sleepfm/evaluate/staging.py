@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sleepfm.errors import InputError
-from sleepfm.evaluate.outputs import pyplot, save_figure, write_csv, write_json
+from sleepfm.evaluate.outputs import agg_figure, save_figure, write_csv, write_json
 
 STAGE_NAMES: tuple[str, ...] = ("Wake", "N1", "N2", "N3", "REM")
 N_CLASSES = len(STAGE_NAMES)
@@ -268,6 +268,19 @@ def write_staging_report(evaluation: StagingEvaluation, out_dir: Path) -> list[P
     return written
 
 
+def plot_study(study: StudyPredictions, path: Path) -> Path:
+    """One study's predicted hypnogram, 30-s stage probabilities and scored hypnogram, as a PNG."""
+    from sleepfm.interfaces.label_reader import Hypnogram
+    from sleepfm.report.hypnogram_plot import hypnogram_figure
+
+    probabilities, has_prediction = epoch_probabilities(study.probabilities, study.valid)
+    predicted = np.where(has_prediction, probabilities.argmax(axis=1), UNSCORED)
+    scored = epoch_labels(study.labels)
+    figure = hypnogram_figure(Hypnogram(predicted, epoch_seconds=30.0), probabilities=probabilities,
+                              scored=Hypnogram(scored, epoch_seconds=30.0), title=study.study_id)
+    return save_figure(figure, path)
+
+
 def confusion_table(metrics: ClassificationMetrics) -> pd.DataFrame:
     """One row per scored stage: counts per predicted stage, then row percentages."""
     table = pd.DataFrame(metrics.confusion, columns=list(STAGE_NAMES))
@@ -279,9 +292,9 @@ def confusion_table(metrics: ClassificationMetrics) -> pd.DataFrame:
 
 def plot_confusion(metrics: ClassificationMetrics, path: Path, *, title: str = "Sleep staging") -> Path:
     """Row-normalised confusion heat-map with counts, as a PNG."""
-    plt = pyplot()
     percent = np.nan_to_num(metrics.row_percent)
-    figure, axes = plt.subplots(figsize=(5.2, 4.4))
+    figure = agg_figure(5.4, 4.6)
+    axes = figure.subplots()
     image = axes.imshow(percent, cmap="Blues", vmin=0, vmax=100)
     for (row, col), value in np.ndenumerate(percent):
         colour = "white" if value > 60 else "black"
