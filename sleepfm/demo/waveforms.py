@@ -8,6 +8,7 @@ under a tenth of a second.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft
@@ -27,13 +28,18 @@ def band_noise(n: int, rate: float, low: float, high: float, rng: np.random.Gene
     while work_rate / 2 >= 6 * high and work_rate / 2 >= 2.0:
         work_rate /= 2
     m = n if work_rate == rate else int(np.ceil(n * work_rate / rate)) + 2
-    spectrum = fft.rfft(rng.standard_normal(m).astype(np.float32))
-    freqs = fft.rfftfreq(m, 1.0 / work_rate)
+    spectrum = fft.rfft(rng.standard_normal(m, dtype=np.float32))
+    slow = _unit_rms(fft.irfft(spectrum * _band_gain(m, work_rate, low, high), m))
+    return slow if work_rate == rate else upsample(slow, work_rate, rate, n)
+
+
+@lru_cache(maxsize=64)
+def _band_gain(m: int, rate: float, low: float, high: float) -> np.ndarray:
+    freqs = fft.rfftfreq(m, 1.0 / rate)
     # Raised-cosine edges of 20% of the band avoid ringing from a brick-wall filter.
     edge = max((high - low) * 0.2, 0.05 * max(high, 0.01))
-    gain = np.clip((freqs - (low - edge)) / edge, 0, 1) * np.clip(((high + edge) - freqs) / edge, 0, 1)
-    slow = _unit_rms(fft.irfft(spectrum * np.sin(gain * np.pi / 2).astype(np.float32) ** 2, m))
-    return slow if work_rate == rate else upsample(slow, work_rate, rate, n)
+    ramp = np.clip((freqs - (low - edge)) / edge, 0, 1) * np.clip(((high + edge) - freqs) / edge, 0, 1)
+    return (np.sin(ramp * np.pi / 2) ** 2).astype(np.float32)
 
 
 def upsample(values: np.ndarray, from_rate: float, to_rate: float, n: int) -> np.ndarray:
@@ -43,10 +49,14 @@ def upsample(values: np.ndarray, from_rate: float, to_rate: float, n: int) -> np
 
 def pink_noise(n: int, rate: float, rng: np.random.Generator, low: float = 0.3, exponent: float = 1.0) -> np.ndarray:
     """1/f^exponent noise above ``low`` Hz, unit RMS, float32 (n,): the EEG background."""
-    spectrum = fft.rfft(rng.standard_normal(n).astype(np.float32))
+    spectrum = fft.rfft(rng.standard_normal(n, dtype=np.float32))
+    return _unit_rms(fft.irfft(spectrum * _pink_gain(n, rate, low, exponent), n))
+
+
+@lru_cache(maxsize=16)
+def _pink_gain(n: int, rate: float, low: float, exponent: float) -> np.ndarray:
     freqs = fft.rfftfreq(n, 1.0 / rate)
-    gain = np.where(freqs >= low, 1.0 / np.maximum(freqs, low) ** (exponent / 2), 0.0).astype(np.float32)
-    return _unit_rms(fft.irfft(spectrum * gain, n))
+    return np.where(freqs >= low, 1.0 / np.maximum(freqs, low) ** (exponent / 2), 0.0).astype(np.float32)
 
 
 def slow_wander(n: int, rate: float, rng: np.random.Generator, period: float = 60.0) -> np.ndarray:

@@ -1,0 +1,104 @@
+"""How big each ``sleepfm demo --size`` run is: cohort, model, training budgets, targets.
+
+``default`` is the README's run (under 5 minutes on 2 CPU cores); ``small`` halves it;
+``test`` runs inside the test suite in seconds and only has to beat chance.
+
+The demo's nights are short, so their sleep cycles are compressed (``cycle_minutes``) to
+show a whole night's architecture — Wake, N1, N2, N3 early, REM late — in one to two hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sleepfm.demo.synth import CohortSpec
+
+
+@dataclass(frozen=True)
+class CohortSize:
+    participants: int
+    night_minutes: tuple[float, float]
+    cycle_minutes: float
+    second_visit_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    cohort: CohortSize
+    #: ``set-transformer`` hyper-parameters (a small encoder: CPU minutes, not GPU days).
+    model: dict[str, Any]
+    pretrain: dict[str, Any]
+    staging: dict[str, Any]
+    diagnosis: dict[str, Any]
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.3
+    bootstrap: int = 1000
+    min_macro_f1: float = 0.8
+    min_c_index: float = 0.7
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cohort_spec(self, seed: int) -> CohortSpec:
+        return CohortSpec(participants=self.cohort.participants, night_minutes=self.cohort.night_minutes,
+                          cycle_minutes=self.cohort.cycle_minutes,
+                          second_visit_fraction=self.cohort.second_visit_fraction, seed=seed)
+
+    def pretrain_overrides(self, out: Path, seed: int) -> list[str]:
+        return [
+            f"data.signals={out / 'signals'}", f"data.split.file={out / 'split.json'}",
+            f"data.split.root={out / 'signals'}", "data.split.train=pretrain",
+            *(f"model.params.{k}={v}" for k, v in self.model.items()),
+            f"trainer.seed={seed}", *_pairs("", self.pretrain),
+        ]
+
+    def staging_overrides(self, out: Path, cohort: Any, seed: int) -> list[str]:
+        return [
+            f"data.embeddings={out / 'embeddings'}", f"data.labels={cohort.hypnograms}",
+            f"data.split.file={out / 'split.json'}", f"trainer.seed={seed}", *_pairs("", self.staging),
+        ]
+
+    def diagnosis_overrides(self, out: Path, cohort: Any, seed: int) -> list[str]:
+        return [
+            f"data.embeddings={out / 'embeddings'}", f"data.is_event={cohort.is_event}",
+            f"data.time_to_event={cohort.time_to_event}", f"data.demographics={cohort.demographics}",
+            f"data.split.file={out / 'split.json'}", f"trainer.seed={seed}", *_pairs("", self.diagnosis),
+        ]
+
+
+def _pairs(prefix: str, values: dict[str, Any]) -> list[str]:
+    out = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.extend(_pairs(f"{prefix}{key}.", value))
+        else:
+            out.append(f"{prefix}{key}={value}")
+    return out
+
+
+_MODEL = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "dim_feedforward": 128, "dropout": 0.1}
+
+SIZES: dict[str, DemoSize] = {
+    "test": DemoSize(
+        cohort=CohortSize(participants=10, night_minutes=(30.0, 30.0), cycle_minutes=25.0),
+        model=_MODEL,
+        pretrain={"trainer": {"max_steps": 4, "batch_size": 8}},
+        staging={"trainer": {"epochs": 10, "batch_size": 4}},
+        diagnosis={"trainer": {"epochs": 10, "batch_size": 8}},
+        bootstrap=100, min_macro_f1=0.3, min_c_index=0.5,
+    ),
+    "small": DemoSize(
+        cohort=CohortSize(participants=24, night_minutes=(60.0, 80.0), cycle_minutes=40.0),
+        model=_MODEL,
+        pretrain={"trainer": {"max_steps": 30, "batch_size": 16}},
+        staging={"trainer": {"epochs": 30, "batch_size": 4}},
+        diagnosis={"trainer": {"epochs": 30, "batch_size": 16}},
+    ),
+    "default": DemoSize(
+        cohort=CohortSize(participants=48, night_minutes=(60.0, 90.0), cycle_minutes=45.0),
+        model=_MODEL,
+        pretrain={"trainer": {"max_steps": 60, "batch_size": 16}},
+        staging={"trainer": {"epochs": 30, "batch_size": 4}},
+        diagnosis={"trainer": {"epochs": 40, "batch_size": 16}},
+    ),
+}
