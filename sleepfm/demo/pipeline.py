@@ -145,8 +145,8 @@ def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[s
     ids = generate_split(cohort.studies, ParticipantMap(cohort.participants_csv),
                          fractions={"validation": settings.validation_fraction, "test": settings.test_fraction},
                          rest="train", seed=seed)
-    # Pretraining sees the training nights only, so nothing about the test nights leaks into the encoder.
-    split = {"pretrain": ids["train"], **{name: ids[name] for name in SPLITS}}
+    # Pretraining uses the same training nights, so nothing about the test nights reaches the encoder.
+    split = {name: ids[name] for name in SPLITS}
     write_split_file(out / "split.json", {name: [f"{s}.h5" for s in members] for name, members in split.items()})
     return split
 
@@ -249,7 +249,8 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
                     f"≥ {target['diagnosis.c_index']}")
     for row in diagnosis["outcomes"]:
         value = row["harrell_c"]
-        results.add_row("", f"C {row['phenotype']}", "—" if value is None else f"{value:.3f}", "")
+        shown = f"{value:.3f}" if isinstance(value, float) and value == value else row["harrell_status"]
+        results.add_row("", f"C {row['phenotype']}", shown, "")
     console.print(steps)
     console.print(results)
     console.print("This is synthetic data: the figures show the pipeline learns, not how it does on real nights.",

@@ -37,7 +37,8 @@ class DemoSize:
     bootstrap: int = 1000
     min_macro_f1: float = 0.8
     min_c_index: float = 0.7
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Channels per modality that pretraining samples (embedding uses them all).
+    channels: dict[str, int] = field(default_factory=lambda: {"BAS": 3, "RESP": 2, "EKG": 1, "EMG": 1})
 
     def cohort_spec(self, seed: int) -> CohortSpec:
         return CohortSpec(participants=self.cohort.participants, night_minutes=self.cohort.night_minutes,
@@ -47,8 +48,9 @@ class DemoSize:
     def pretrain_overrides(self, out: Path, seed: int) -> list[str]:
         return [
             f"data.signals={out / 'signals'}", f"data.split.file={out / 'split.json'}",
-            f"data.split.root={out / 'signals'}", "data.split.train=pretrain",
-            *(f"model.params.{k}={v}" for k, v in self.model.items()),
+            f"data.split.root={out / 'signals'}", "data.split.train=train",
+            *(f"data.max_channels.{m}={n}" for m, n in self.channels.items()),
+            *_pairs("model.params.", self.model),
             f"trainer.seed={seed}", *_pairs("", self.pretrain),
         ]
 
@@ -76,29 +78,42 @@ def _pairs(prefix: str, values: dict[str, Any]) -> list[str]:
     return out
 
 
-_MODEL = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "dim_feedforward": 128, "dropout": 0.1}
+_POOLER = {"name": "attention", "params": {"num_heads": 4, "dim_feedforward": 128}}
+_MODEL: dict[str, Any] = {
+    "embed_dim": 64, "num_heads": 4, "num_layers": 2, "dim_feedforward": 128, "dropout": 0.1,
+    "tokenizer": {"name": "cnn-patch", "params": {"channels": [4, 8, 16, 16, 32, 64]}},
+    "channel_pooler": _POOLER, "temporal_pooler": _POOLER,
+}
+_HEAD = {"num_heads": 2, "pooling_head": 2, "dim_feedforward": 128, "dropout": 0.1}
+_ADAMW = {"name": "adamw", "lr": 0.003}
+
+
+def _finetune(epochs: int, batch_size: int, max_seq_length: int) -> dict[str, Any]:
+    return {"head": {"params": {**_HEAD, "max_seq_length": max_seq_length}}, "optimizer": _ADAMW,
+            "scheduler": {"name": "none"}, "trainer": {"epochs": epochs, "batch_size": batch_size}}
+
 
 SIZES: dict[str, DemoSize] = {
     "test": DemoSize(
-        cohort=CohortSize(participants=10, night_minutes=(30.0, 30.0), cycle_minutes=25.0),
+        cohort=CohortSize(participants=8, night_minutes=(20.0, 20.0), cycle_minutes=15.0, second_visit_fraction=0.25),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 4, "batch_size": 8}},
-        staging={"trainer": {"epochs": 10, "batch_size": 4}},
-        diagnosis={"trainer": {"epochs": 10, "batch_size": 8}},
+        pretrain={"trainer": {"max_steps": 2, "batch_size": 4}},
+        staging=_finetune(epochs=4, batch_size=4, max_seq_length=300),
+        diagnosis=_finetune(epochs=4, batch_size=8, max_seq_length=300),
         bootstrap=100, min_macro_f1=0.3, min_c_index=0.5,
     ),
     "small": DemoSize(
-        cohort=CohortSize(participants=24, night_minutes=(60.0, 80.0), cycle_minutes=40.0),
+        cohort=CohortSize(participants=20, night_minutes=(40.0, 50.0), cycle_minutes=30.0),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 30, "batch_size": 16}},
-        staging={"trainer": {"epochs": 30, "batch_size": 4}},
-        diagnosis={"trainer": {"epochs": 30, "batch_size": 16}},
+        pretrain={"trainer": {"max_steps": 8, "batch_size": 8}},
+        staging=_finetune(epochs=15, batch_size=4, max_seq_length=700),
+        diagnosis=_finetune(epochs=15, batch_size=8, max_seq_length=700),
     ),
     "default": DemoSize(
-        cohort=CohortSize(participants=48, night_minutes=(60.0, 90.0), cycle_minutes=45.0),
+        cohort=CohortSize(participants=32, night_minutes=(40.0, 60.0), cycle_minutes=35.0),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 60, "batch_size": 16}},
-        staging={"trainer": {"epochs": 30, "batch_size": 4}},
-        diagnosis={"trainer": {"epochs": 40, "batch_size": 16}},
+        pretrain={"trainer": {"max_steps": 12, "batch_size": 8}},
+        staging=_finetune(epochs=20, batch_size=4, max_seq_length=800),
+        diagnosis=_finetune(epochs=20, batch_size=8, max_seq_length=800),
     ),
 }

@@ -139,8 +139,12 @@ def plan_nights(spec: CohortSpec) -> list[Night]:
 
 
 def night_stages(night: Night, spec: CohortSpec) -> np.ndarray:
+    # Short demo nights compress the whole night: onset latency and the first N1 shrink with the cycle.
+    scale = spec.cycle_minutes / HypnogramModel.cycle_minutes
     model = HypnogramModel(
         night_minutes=night.minutes, cycle_minutes=spec.cycle_minutes, awakenings_per_hour=spec.awakenings_per_hour,
+        onset_latency_median=HypnogramModel.onset_latency_median * scale,
+        n1_onset_minutes=HypnogramModel.n1_onset_minutes * scale,
         n3_scale=night.participant.n3_scale, fragmentation=night.participant.fragmentation,
     )
     return model.sample(np.random.default_rng(night.seed.spawn(1)[0]))

@@ -1,0 +1,57 @@
+"""`sleepfm demo --size test`: the whole pipeline on synthetic nights, end to end, in the suite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sleepfm.cli.app import main
+from sleepfm.demo.sizes import SIZES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    return out, main(["demo", "--out", str(out), "--size", "test", "--seed", "0"])
+
+
+def test_demo_completes_and_reports_the_figures(demo_run) -> None:
+    out, code = demo_run
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    test = SIZES["test"]
+    # Five stages: chance macro-F1 is about 0.2 and a C-index of 0.5 is chance.
+    assert report["staging"]["macro_f1"] >= test.min_macro_f1 > 0.2
+    assert report["staging"]["kappa"] > 0.2
+    assert report["diagnosis"]["c_index"] >= test.min_c_index
+    assert set(report["timings_seconds"]) >= {"synthesize", "preprocess", "pretrain", "embed", "finetune_staging",
+                                              "evaluate_staging", "finetune_diagnosis", "evaluate_diagnosis", "total"}
+    split = json.loads((out / "split.json").read_text())
+    participants = {row.split(",")[0]: row.split(",")[1] for row in
+                    (out / "cohort" / "participants.csv").read_text().splitlines()[1:]}
+    held_out = {participants[Path(p).stem] for p in split["test"]}
+    trained = {participants[Path(p).stem] for name in ("pretrain", "train", "validation") for p in split[name]}
+    assert held_out and not held_out & trained  # split by participant
+
+
+def test_demo_writes_plots_and_evaluation_tables(demo_run) -> None:
+    out, _ = demo_run
+    report = json.loads((out / "report.json").read_text())
+    assert "evaluation/staging/confusion_5s.png" in report["plots"]
+    assert any(p.startswith("evaluation/staging/hypnograms/") for p in report["plots"])
+    for path in report["plots"]:
+        assert (out / path).read_bytes()[:4] == b"\x89PNG"
+    assert (out / "evaluation" / "diagnosis" / "diagnosis_metrics.csv").is_file()
+    assert (out / "evaluation" / "staging" / "config.resolved.yaml").is_file()
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path, capsys) -> None:
+    (tmp_path / "thesis.tex").write_text("precious")
+    assert main(["demo", "--out", str(tmp_path), "--size", "test"]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (tmp_path / "thesis.tex").read_text() == "precious"
+    assert main(["demo", "--out", str(tmp_path / "x"), "--size", "huge"]) == 2
