@@ -15,6 +15,8 @@ from sleepfm.hookspecs import hookimpl
 # name -> "module:attribute", resolved on first access (PEP 562) so `import sleepfm` stays light.
 _LAZY: dict[str, str] = {
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
+    "load_model": "sleepfm.checkpoints.folder:load_model",
+    "embed": "sleepfm.embedding.api:embed",
 }
 
 

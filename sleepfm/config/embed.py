@@ -17,9 +17,14 @@ class EmbedConfig(WorkflowConfig):
     inputs: list[Path] = Field(default_factory=list, description="HDF5 signal files or folders.")
     checkpoint: Path | None = Field(None, description="Base model checkpoint folder (published or sleepfm).")
     out: Path | None = None
-    channel_mapper: str = "rules"
-    channel_map: Path | None = None
-    batch_size: PositiveInt = 16
+    channel_mapper: str = Field(
+        "rules", description="Mapper for files that store no modalities (the published converter's); "
+        "files written by sleepfm use the modality stored with each channel.")
+    channel_map: Path | None = Field(
+        None, description="A channel_groups.json-shaped table: applies the `table` mapper to every file.")
+    batch_size: PositiveInt = Field(16, description="5-minute segments (all their modalities) per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 = CUDA autocast; fp32 everywhere else.")
+    threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"

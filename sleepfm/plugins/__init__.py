@@ -12,4 +12,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.ingest",
     "sleepfm.plugins.hypnograms",
     "sleepfm.plugins.evaluation",
+    "sleepfm.plugins.models",
 )

@@ -83,6 +83,39 @@ def write_embeddings(
     return path
 
 
+def published_paths(folder: Path, stem: str) -> tuple[Path, Path]:
+    """Where the published layout puts a study's 5-s and 5-min files: ``folder/<stem>.hdf5`` and
+    ``<folder>_5min_agg/<stem>.hdf5`` (the twin :class:`EmbeddingStore` looks for)."""
+    folder = Path(folder)
+    return folder / f"{stem}.hdf5", folder.with_name(folder.name + "_5min_agg") / f"{stem}.hdf5"
+
+
+def write_published_embeddings(
+    folder: Path, stem: str, tokens: Mapping[Modality, np.ndarray], pooled: Mapping[Modality, np.ndarray]
+) -> tuple[Path, Path]:
+    """Write the published two-folder layout for existing downstream scripts: root datasets named
+    by modality, float32, chunked (128, E), resizable rows, no attributes. Both files are written
+    under temporary names and renamed once both are complete."""
+    targets = published_paths(folder, stem)
+    temporaries = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in targets]
+    try:
+        for tmp, series in zip(temporaries, (tokens, pooled), strict=True):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            with h5py.File(tmp, "w") as handle:
+                for modality in MODALITIES:
+                    if modality in series:
+                        data = np.asarray(series[modality], dtype=np.float32)
+                        handle.create_dataset(modality.value, data=data, chunks=(128, data.shape[1]),
+                                              maxshape=(None, data.shape[1]))
+        for tmp, path in zip(temporaries, targets, strict=True):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+        raise
+    return targets
+
+
 class EmbeddingStore:
     """Read access to an embedding file of either layout.
 

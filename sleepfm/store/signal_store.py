@@ -79,6 +79,8 @@ class SignalStore:
                              fix="re-run `sleepfm preprocess` for this study") from None
         attrs = self._file.attrs
         self.published = _text(attrs.get("format")) != FORMAT
+        #: True when the file stores no rate and :data:`PUBLISHED_RATE` is assumed.
+        self.rate_assumed = "sampling_rate" not in attrs
         if "sampling_rate" in attrs:
             self.rate = float(attrs["sampling_rate"])
         else:

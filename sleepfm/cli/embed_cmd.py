@@ -1,0 +1,86 @@
+"""``sleepfm embed``: HDF5 signal files → per-modality 5-s and 5-min embeddings."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sleepfm.cli.console import error_line, out, warning_line
+from sleepfm.cli.options import ConfigOption, SetOption
+
+
+def embed_command(
+    inputs: Annotated[
+        list[Path] | None, typer.Argument(help="HDF5 signal files or folders.", show_default=False)
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="Base model folder (published or sleepfm).", show_default=False)
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder.", show_default=False)] = None,
+    channel_map: Annotated[
+        Path | None,
+        typer.Option("--channel-map", help="channel_groups.json-shaped table for every file.", show_default=False),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="5-minute segments per forward pass (default 16).", show_default=False),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu or cuda (default auto).", show_default=False)
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="fp32 or bf16 (CUDA autocast; default fp32).", show_default=False)
+    ] = None,
+    layout: Annotated[
+        str | None, typer.Option("--layout", help="sleepfm or published (default sleepfm).", show_default=False)
+    ] = None,
+    partial_chunk: Annotated[
+        str | None,
+        typer.Option("--partial-chunk", help="drop or pad a trailing partial 5-min chunk (default drop).",
+                     show_default=False),
+    ] = None,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+) -> None:
+    """Embed preprocessed studies: one file per study with /5s/<MODALITY> and /5min/<MODALITY>."""
+    from sleepfm.cli.checkpoint_cmd import checkpoint_errors
+    from sleepfm.config import EmbedConfig, load_config
+    from sleepfm.embedding.api import run_embed
+    from sleepfm.embedding.runner import StudyFailure
+    from sleepfm.errors import InputError, UsageError
+
+    cli = {
+        "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,
+        "channel_map": channel_map, "batch_size": batch_size, "device": device, "precision": precision,
+        "layout": layout, "partial_chunk": partial_chunk,
+    }
+    resolved = load_config(config, workflow="embed", cli=cli, overrides=overrides or [])
+    assert isinstance(resolved, EmbedConfig)
+    if resolved.out is None:
+        raise UsageError("no output folder", fix="pass --out DIR")
+    started = time.perf_counter()
+    done, failed, chunks, hours = 0, [], 0, 0.0
+    with checkpoint_errors():
+        for outcome in run_embed(resolved, notify=warning_line):
+            if isinstance(outcome, StudyFailure):
+                failed.append(outcome)
+                continue
+            plan = outcome.plan
+            done, chunks, hours = done + 1, chunks + plan.n_chunks, hours + plan.duration / 3600
+            used = ", ".join(f"{m.value} {len(names)}" for m, names in plan.channels.items())
+            missing = f"; [yellow]no {', '.join(m.value for m in plan.missing)}[/]" if plan.missing else ""
+            padded = f"; last chunk padded ({plan.padded_tokens} patches masked)" if plan.padded_tokens else ""
+            out.print(f"[green]✓[/] {plan.stem}: {plan.n_chunks} chunks, channels {used}{missing}{padded} → "
+                      f"{', '.join(str(p) for p in outcome.outputs)}", highlight=False)
+    if done:
+        out.print(f"embedded {done} {'study' if done == 1 else 'studies'} ({chunks} five-minute chunks, "
+                  f"{hours:.1f} h of recording) in {time.perf_counter() - started:.1f} s", highlight=False)
+    if failed:
+        if len(failed) == 1 and not done:
+            raise failed[0].error
+        for failure in failed:
+            error_line(str(failure.error))
+        raise InputError(f"{len(failed)} of {len(failed) + done} studies were not embedded (reasons above)")

@@ -1,0 +1,125 @@
+"""``sleepfm.embed(...)``: the Python face of ``sleepfm embed`` (same config, same files)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sleepfm.checkpoints.folder import load_checkpoint
+from sleepfm.config import EmbedConfig, load_config, save_resolved_config
+from sleepfm.errors import InputError, UsageError
+from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
+from sleepfm.store.signal_store import iter_stores
+
+from .runner import Embedder, Notify, StudyEmbeddings, StudyFailure
+
+
+def output_paths(config: EmbedConfig, stem: str) -> list[Path]:
+    assert config.out is not None
+    if config.layout == "published":
+        return list(published_paths(config.out, stem))
+    return [config.out / f"{stem}.h5"]
+
+
+def _check_inputs(config: EmbedConfig) -> list[Path]:
+    if not config.inputs:
+        raise UsageError("no input files", fix="give HDF5 signal files or folders (sleepfm embed FILE... --out DIR)")
+    if config.checkpoint is None:
+        raise UsageError("no checkpoint", fix="pass --checkpoint DIR (a published model_base folder or ours)")
+    # A folder given as input may hold the outputs of an earlier run: those are not inputs.
+    outputs = [] if config.out is None else [p.parent.resolve() for p in output_paths(config, "study")]
+    paths = [path for given in config.inputs for path in iter_stores([given])
+             if not (given.is_dir() and any(path.resolve().is_relative_to(folder) for folder in outputs))]
+    if not paths:
+        raise InputError("no .h5/.hdf5 files found", where=", ".join(str(p) for p in config.inputs))
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise UsageError(f"two inputs would write the same output {path.stem!r}: {seen[path.stem]} and {path}",
+                             fix="embed them into different --out folders")
+        seen[path.stem] = path
+    if config.out is not None:
+        resolved = {p.resolve() for p in paths}
+        for path in paths:
+            clash = [o for o in output_paths(config, path.stem) if o.resolve() in resolved]
+            if clash:
+                raise UsageError("the output would overwrite an input", where=clash[0], fix="choose another --out")
+    return paths
+
+
+def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -> list[Path]:
+    """Write one study in the configured layout; returns the files written."""
+    assert config.out is not None
+    plan = study.plan
+    if config.layout == "published":
+        # The published layout cannot mark padding: keep the real 5-s rows only.
+        tokens = {m: rows[: rows.shape[0] - plan.padded_tokens] for m, rows in study.tokens.items()}
+        return list(write_published_embeddings(config.out, plan.stem, tokens, study.pooled))
+    attrs: dict[str, Any] = {
+        "checkpoint": str(checkpoint.resolve()),
+        "channels": {m.value: names for m, names in plan.channels.items()},
+        "partial_chunk": config.partial_chunk,
+        "padded_tokens": plan.padded_tokens,
+        "dropped_seconds": plan.dropped_seconds,
+        "source_file": str(plan.path),
+        "sampling_rate_assumed": plan.rate_assumed,
+    }
+    return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
+
+
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
+    """Embed ``config.inputs``, writing each study as it completes when ``config.out`` is set."""
+    paths = _check_inputs(config)
+    assert config.checkpoint is not None
+    checkpoint = load_checkpoint(config.checkpoint)
+    embedder = Embedder(
+        checkpoint, batch_size=config.batch_size, device=config.device, precision=config.precision,
+        threads=config.threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
+        channel_mapper=config.channel_mapper, notify=notify,
+    )
+    if config.out is not None:
+        config.out.mkdir(parents=True, exist_ok=True)
+        save_resolved_config(config, config.out)
+    for outcome in embedder.run(paths):
+        if isinstance(outcome, StudyEmbeddings) and config.out is not None:
+            outcome.outputs = write_study(config, outcome, checkpoint.path)
+        yield outcome
+
+
+def embed(
+    inputs: Sequence[str | Path] | str | Path,
+    checkpoint: str | Path | None = None,
+    out: str | Path | None = None,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    notify: Notify | None = None,
+    **options: Any,
+) -> dict[str, StudyEmbeddings]:
+    """Embed HDF5 signal files and return their embeddings, keyed by file stem.
+
+    ``options`` are the keys of ``configs/embed.yaml`` (``channel_map``, ``batch_size``,
+    ``device``, ``layout``, ``partial_chunk``, …). With ``out`` the files of ``sleepfm embed``
+    are written too. Each value: ``result.tokens["BAS"]`` (n_chunks·60, 128) 5-s and
+    ``result.pooled["BAS"]`` (n_chunks, 128) 5-min embeddings, ``result.plan`` what was used.
+    Studies that cannot be embedded are reported as warnings; if none can, the error is raised.
+    """
+    if isinstance(inputs, str | Path):
+        inputs = [inputs]
+    cli = {"inputs": [str(p) for p in inputs], "checkpoint": checkpoint, "out": out, **options}
+    resolved = load_config(Path(config) if config else None, workflow="embed", cli=cli, overrides=overrides)
+    assert isinstance(resolved, EmbedConfig)
+    results: dict[str, StudyEmbeddings] = {}
+    failures: list[StudyFailure] = []
+    for outcome in run_embed(resolved, notify=notify):
+        if isinstance(outcome, StudyFailure):
+            failures.append(outcome)
+        else:
+            results[outcome.plan.stem] = outcome
+    if failures and not results:
+        raise failures[0].error
+    for failure in failures:
+        warnings.warn(f"not embedded: {failure.error}", stacklevel=3)
+    return results

@@ -1,0 +1,376 @@
+"""The embedding runner behind ``sleepfm embed`` and ``sleepfm.embed``.
+
+Studies stream through in input order: each is opened once, its channels are read in
+blocks of whole 5-minute chunks (aligned with the files' HDF5 chunks, so every compressed
+chunk is inflated once), and its 5-minute segments join a queue of segments from this and
+following studies. Each batch runs every channel of every modality of its segments through
+:class:`~sleepfm.embedding.fast.FastEmbedder` together, split across CPU worker threads, and
+each study is handed back as soon as its last segment is done. An item's embedding never
+depends on its batch: no channel slot is padded and the lone-channel shortcut is decided per
+item.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from sleepfm.checkpoints.folder import Checkpoint
+from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
+from sleepfm.interfaces.channel_mapper import ChannelMapper
+from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.store.signal_store import SignalStore
+
+from .fast import FastEmbedder
+from .set_transformer import SetTransformer
+
+log = logging.getLogger(__name__)
+Notify = Callable[[str], None]
+
+
+@dataclass
+class StudyPlan:
+    """What will be embedded of one study."""
+
+    path: Path
+    stem: str
+    channels: dict[Modality, list[str]]  # modalities present → channel names used, in file order
+    missing: list[Modality]
+    n_samples: int
+    n_chunks: int
+    padded_tokens: int  # padded 5-s patches at the end of the last chunk (0: none)
+    dropped_seconds: float  # recording left out at the end (partial chunk or partial patch)
+    rate_assumed: bool  # the file stores no sampling rate (the published converter's)
+    rate: float = 128.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds of recording."""
+        return self.n_samples / self.rate
+
+
+@dataclass
+class StudyEmbeddings:
+    """Embeddings of one study: ``tokens[m]`` (n_chunks·S, E) 5-s, ``pooled[m]`` (n_chunks, E) 5-min."""
+
+    plan: StudyPlan
+    tokens: dict[Modality, np.ndarray]
+    pooled: dict[Modality, np.ndarray]
+    outputs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class StudyFailure:
+    path: Path
+    error: SleepfmError
+
+
+@dataclass
+class _Study:
+    plan: StudyPlan | None
+    failure: StudyFailure | None = None
+    result: StudyEmbeddings | None = None
+    done: int = 0
+
+
+@dataclass
+class _Segment:
+    study: _Study
+    chunk: int
+    signals: dict[Modality, np.ndarray]  # (C_m, chunk samples) float32
+    patch_mask: torch.Tensor | None
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False)",
+                         fix="use --device cpu, or install a CUDA build of torch")
+    return torch.device(device)
+
+
+class Embedder:
+    """Embeds signal stores with a base-model checkpoint."""
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        batch_size: int = 16,
+        device: str = "auto",
+        precision: Literal["fp32", "bf16"] = "fp32",
+        threads: int | None = None,
+        partial_chunk: Literal["drop", "pad"] = "drop",
+        channel_map: Path | None = None,
+        channel_mapper: str = "rules",
+        notify: Notify | None = None,
+    ) -> None:
+        if checkpoint.kind != "models" or not isinstance(checkpoint.module, SetTransformer):
+            raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
+                             "base model (set-transformer)", where=checkpoint.path, fix="pass the model_base folder")
+        self.checkpoint = checkpoint
+        self.model: SetTransformer = checkpoint.module
+        self.rate = float(checkpoint.signal.get("sampling_rate", 128.0))
+        self.chunk = round(self.rate * float(checkpoint.signal.get("chunk_seconds", 300.0)))
+        self.patch = self.model.patch_size
+        self.steps = self.chunk // self.patch
+        if self.chunk % self.patch or self.steps > self.model.config.max_seq_length:
+            raise UsageError(f"a chunk of {self.chunk} samples does not fit the model ({self.patch}-sample patches, "
+                             f"at most {self.model.config.max_seq_length})", where=checkpoint.path)
+        self.batch_size = batch_size
+        self.partial_chunk = partial_chunk
+        self.device = resolve_device(device)
+        if precision == "bf16" and self.device.type != "cuda":
+            raise UsageError("--precision bf16 is CUDA autocast; on the CPU sleepfm runs fp32",
+                             fix="drop --precision or use --device cuda")
+        self.precision = precision
+        self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
+        self.fast = FastEmbedder(self.model.to(self.device))
+        self.notify = notify or (lambda message: log.warning("%s", message))
+        self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
+        self._mapper_name = channel_mapper
+        self._fallback: ChannelMapper | None = None
+        self._said_rate = False
+
+    # ------------------------------------------------------------------ planning
+    @staticmethod
+    def _make_mapper(name: str, path: Path | None = None) -> ChannelMapper:
+        from sleepfm import registry
+
+        cls = registry.get("channel_mappers", name)
+        return cls(path=path) if path is not None else cls()
+
+    def open(self, path: Path) -> SignalStore:
+        """The store with modalities: from ``--channel-map``, else stored ones, else the default mapper."""
+        store = SignalStore(path, mapper=self._table)
+        if store.published and self._table is None:
+            store.close()
+            if self._fallback is None:
+                try:
+                    self._fallback = self._make_mapper(self._mapper_name)
+                except UnknownComponentError:
+                    raise UsageError(
+                        f"this file stores no modalities (a published converter's file) and the channel mapper "
+                        f"{self._mapper_name!r} is not installed", where=path,
+                        fix="pass --channel-map channel_groups.json (or another table of the same shape)",
+                    ) from None
+            store = SignalStore(path, mapper=self._fallback)
+        return store
+
+    def plan(self, store: SignalStore) -> StudyPlan:
+        path = store.path
+        if abs(store.rate - self.rate) > 1e-6:
+            raise InputError(f"sampled at {store.rate:g} Hz; the model takes {self.rate:g} Hz", where=path,
+                             fix="re-run `sleepfm preprocess`, which resamples to 128 Hz")
+        groups = store.by_modality()
+        channels = {m: [c.name for c in groups[m]] for m in MODALITIES if groups[m]}
+        if not channels:
+            raise InputError("no channel maps to BAS, RESP, EKG or EMG", where=path,
+                             fix="see which labels it has with h5ls, and pass --channel-map FILE")
+        n_samples = min(c.n_samples for m in channels for c in groups[m])
+        full, rest = divmod(n_samples, self.chunk)
+        real_patches = rest // self.patch
+        pad = self.partial_chunk == "pad" and real_patches > 0
+        n_chunks = full + 1 if pad else full
+        kept = full * self.chunk + (real_patches * self.patch if pad else 0)
+        if n_chunks == 0:
+            fix = ("use --partial-chunk pad to embed it padded and masked" if self.partial_chunk == "drop"
+                   else f"it is shorter than one {_duration(self.patch / self.rate)} patch")
+            raise InputError(f"recording is {_duration(n_samples / self.rate)} long, shorter than one "
+                             f"{_duration(self.chunk / self.rate)} chunk: nothing to embed with --partial-chunk "
+                             f"{self.partial_chunk}", where=path, fix=fix)
+        return StudyPlan(
+            path=path, stem=path.stem, channels=channels, missing=[m for m in MODALITIES if m not in channels],
+            n_samples=n_samples, n_chunks=n_chunks, padded_tokens=self.steps - real_patches if pad else 0,
+            dropped_seconds=(n_samples - kept) / self.rate, rate_assumed=store.rate_assumed, rate=self.rate,
+        )
+
+    # ------------------------------------------------------------------ reading
+    def _segments(self, paths: Iterable[Path], studies: deque[_Study]) -> Iterator[_Segment]:
+        for path in paths:
+            try:
+                store = self.open(path)
+            except SleepfmError as exc:
+                studies.append(_Study(None, StudyFailure(Path(path), exc)))
+                continue
+            with store:
+                try:
+                    plan = self.plan(store)
+                except SleepfmError as exc:
+                    studies.append(_Study(None, StudyFailure(Path(path), exc)))
+                    continue
+                if plan.rate_assumed and not self._said_rate:
+                    self._said_rate = True
+                    self.notify(f"{path}: no sampling rate stored (a published converter's file): assuming "
+                                f"{self.rate:g} Hz, as the published pipeline does")
+                study = _Study(plan)
+                dim = self.model.embed_dim
+                study.result = StudyEmbeddings(
+                    plan,
+                    tokens={m: np.zeros((plan.n_chunks * self.steps, dim), np.float32) for m in plan.channels},
+                    pooled={m: np.zeros((plan.n_chunks, dim), np.float32) for m in plan.channels},
+                )
+                studies.append(study)
+                yield from self._read(store, study)
+
+    def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
+        plan = study.plan
+        assert plan is not None
+        last_mask = None
+        if plan.padded_tokens:
+            last_mask = torch.zeros(self.steps, dtype=torch.bool)
+            last_mask[self.steps - plan.padded_tokens:] = True
+        for first in range(0, plan.n_chunks, self.batch_size):
+            stop = min(first + self.batch_size, plan.n_chunks)
+            start_sample, stop_sample = first * self.chunk, stop * self.chunk
+            blocks = {}
+            for modality, names in plan.channels.items():
+                block = store.read_block(names, start_sample, min(stop_sample, plan.n_samples))
+                if block.shape[1] < stop_sample - start_sample:  # the padded last chunk
+                    block = np.pad(block, ((0, 0), (0, stop_sample - start_sample - block.shape[1])))
+                blocks[modality] = block
+            for chunk in range(first, stop):
+                offset = (chunk - first) * self.chunk
+                signals = {m: block[:, offset: offset + self.chunk] for m, block in blocks.items()}
+                yield _Segment(study, chunk, signals, last_mask if chunk == plan.n_chunks - 1 else None)
+
+    # ------------------------------------------------------------------ running
+    def _forward(self, signals: list[np.ndarray], masks: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        with torch.inference_mode(), autocast:
+            # One copy gathers every item's channels (views into the blocks read from the file).
+            channels = torch.from_numpy(np.concatenate(signals)).to(self.device, non_blocking=True)
+            moved = [m.to(self.device) if m is not None else None for m in masks]
+            pooled, sequence = self.fast.embed_stacked(channels, [s.shape[0] for s in signals], moved)
+            return pooled.float().cpu().numpy(), sequence.float().cpu().numpy()
+
+    def _run_batch(self, batch: list[_Segment], pool: ThreadPoolExecutor | None) -> None:
+        items = [(segment, modality) for segment in batch for modality in segment.signals]
+        signals = [segment.signals[m] for segment, m in items]
+        masks = [segment.patch_mask for segment, _ in items]
+        if pool is None:
+            parts = [list(range(len(items)))]
+        else:  # balance the work across workers; each runs single-threaded
+            # An item costs about one channel's tokenizing and pooling per channel, plus about
+            # two channels' worth for its encoder pass.
+            cost = [signals[i].shape[0] + 2 for i in range(len(items))]
+            parts = [[] for _ in range(self.workers)]
+            load = [0] * self.workers
+            for index in sorted(range(len(items)), key=lambda i: -cost[i]):
+                target = load.index(min(load))
+                parts[target].append(index)
+                load[target] += cost[index]
+            parts = [part for part in parts if part]
+
+        def run(part: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+            return (part, *self._forward([signals[i] for i in part], [masks[i] for i in part]))
+
+        outputs = list(pool.map(run, parts)) if pool is not None and len(parts) > 1 else [run(p) for p in parts]
+        for part, pooled, sequence in outputs:
+            for row, index in enumerate(part):
+                segment, modality = items[index]
+                result = segment.study.result
+                assert result is not None
+                result.pooled[modality][segment.chunk] = pooled[row]
+                result.tokens[modality][segment.chunk * self.steps: (segment.chunk + 1) * self.steps] = sequence[row]
+        for segment in batch:
+            segment.study.done += 1
+
+    def run(self, paths: Iterable[Path]) -> Iterator[StudyEmbeddings | StudyFailure]:
+        """Embed every study; yields each result (or failure) in input order as soon as it is complete."""
+        studies: deque[_Study] = deque()
+        # Workers run single-threaded ops side by side; torch's thread count is process-wide,
+        # so the caller's setting is put back afterwards.
+        previous_threads = torch.get_num_threads()
+        pool = (ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
+                if self.workers > 1 else None)
+        stop = threading.Event()
+        try:
+            batch: list[_Segment] = []
+            for segment in _prefetched(self._segments(paths, studies), 2 * self.batch_size, stop):
+                batch.append(segment)
+                if len(batch) == self.batch_size:
+                    self._run_batch(batch, pool)
+                    batch = []
+                    yield from _finished(studies)
+            if batch:
+                self._run_batch(batch, pool)
+            yield from _finished(studies, final=True)
+        finally:
+            stop.set()
+            if pool is not None:
+                pool.shutdown()
+                torch.set_num_threads(previous_threads)
+
+
+class _Raised:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _prefetched(items: Iterator[Any], depth: int, stop: threading.Event) -> Iterator[Any]:
+    """``items`` produced by a background thread, up to ``depth`` ahead: reading and inflating
+    HDF5 chunks (one core) overlaps with the model (the others) instead of stalling it."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
+            put(_Raised(error))
+        finally:
+            items.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=produce, name="sleepfm-embed-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:.3g} min"
+
+
+def _finished(studies: deque[_Study], final: bool = False) -> Iterator[Any]:
+    while studies:
+        study = studies[0]
+        if study.failure is not None:
+            yield studies.popleft().failure
+        elif study.plan is not None and (study.done == study.plan.n_chunks or final):
+            yield studies.popleft().result
+        else:
+            return
