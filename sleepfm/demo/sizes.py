@@ -84,36 +84,47 @@ _MODEL: dict[str, Any] = {
     "tokenizer": {"name": "cnn-patch", "params": {"channels": [4, 8, 16, 16, 32, 64]}},
     "channel_pooler": _POOLER, "temporal_pooler": _POOLER,
 }
-_HEAD = {"num_heads": 2, "pooling_head": 2, "dim_feedforward": 128, "dropout": 0.1}
-_ADAMW = {"name": "adamw", "lr": 0.003}
+# Dropout off: a few epochs on a few dozen nights underfit long before they overfit, and
+# dropout doubles the CPU time of the attention layers.
+_HEAD = {"num_heads": 2, "pooling_head": 2, "dim_feedforward": 128, "dropout": 0.0}
+# Pretraining takes AdamW rather than the published SGD: a few dozen steps must move the loss.
+_PRETRAIN_OPTIMIZER = {"optimizer": {"name": "adamw", "lr": 0.002, "weight_decay": 0.0}, "scheduler": {"name": "none"}}
 
 
-def _finetune(epochs: int, batch_size: int, max_seq_length: int) -> dict[str, Any]:
-    return {"head": {"params": {**_HEAD, "max_seq_length": max_seq_length}}, "optimizer": _ADAMW,
-            "scheduler": {"name": "none"}, "trainer": {"epochs": epochs, "batch_size": batch_size}}
+def _pretrain(steps: int, batch_size: int) -> dict[str, Any]:
+    return {**_PRETRAIN_OPTIMIZER, "trainer": {"max_steps": steps, "batch_size": batch_size}}
 
 
+def _finetune(epochs: int, batch_size: int, lr: float, max_seq_length: int, **head: Any) -> dict[str, Any]:
+    return {"head": {"params": {**_HEAD, "max_seq_length": max_seq_length, **head}},
+            "optimizer": {"name": "adamw", "lr": lr}, "scheduler": {"name": "none"},
+            "trainer": {"epochs": epochs, "batch_size": batch_size}}
+
+
+# Staging trains one night per step: nights differ in length, and a batch of one has no
+# padding for the attention and the LSTM to run over, so an epoch costs a third as much.
+# The CoxPH loss needs several studies per step (its risk sets live in the batch).
 SIZES: dict[str, DemoSize] = {
     "test": DemoSize(
         cohort=CohortSize(participants=8, night_minutes=(20.0, 20.0), cycle_minutes=15.0, second_visit_fraction=0.25),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 2, "batch_size": 4}},
-        staging=_finetune(epochs=4, batch_size=4, max_seq_length=300),
-        diagnosis=_finetune(epochs=4, batch_size=8, max_seq_length=300),
+        pretrain=_pretrain(steps=2, batch_size=4),
+        staging=_finetune(epochs=6, batch_size=1, lr=0.002, max_seq_length=300),
+        diagnosis=_finetune(epochs=4, batch_size=8, lr=0.003, max_seq_length=300, num_layers=1),
         bootstrap=100, min_macro_f1=0.3, min_c_index=0.5,
     ),
     "small": DemoSize(
         cohort=CohortSize(participants=20, night_minutes=(40.0, 50.0), cycle_minutes=30.0),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 8, "batch_size": 8}},
-        staging=_finetune(epochs=15, batch_size=4, max_seq_length=700),
-        diagnosis=_finetune(epochs=15, batch_size=8, max_seq_length=700),
+        pretrain=_pretrain(steps=8, batch_size=16),
+        staging=_finetune(epochs=15, batch_size=1, lr=0.001, max_seq_length=700),
+        diagnosis=_finetune(epochs=10, batch_size=8, lr=0.003, max_seq_length=700, num_layers=1),
     ),
     "default": DemoSize(
         cohort=CohortSize(participants=32, night_minutes=(40.0, 60.0), cycle_minutes=35.0),
         model=_MODEL,
-        pretrain={"trainer": {"max_steps": 12, "batch_size": 8}},
-        staging=_finetune(epochs=20, batch_size=4, max_seq_length=800),
-        diagnosis=_finetune(epochs=20, batch_size=8, max_seq_length=800),
+        pretrain=_pretrain(steps=16, batch_size=16),
+        staging=_finetune(epochs=20, batch_size=1, lr=0.001, max_seq_length=800),
+        diagnosis=_finetune(epochs=12, batch_size=8, lr=0.003, max_seq_length=800, num_layers=1),
     ),
 }
