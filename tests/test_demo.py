@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,13 @@ pytest.importorskip("sleepfm.train", reason="training (branch train) is not merg
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    # A fresh process, as a user runs it: the demo's thread settings apply before torch loads.
     out = tmp_path_factory.mktemp("demo") / "run"
-    return out, main(["demo", "--out", str(out), "--size", "test", "--seed", "0"])
+    result = subprocess.run([sys.executable, "-m", "sleepfm", "demo", "--out", str(out), "--size", "test"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Held-out synthetic nights" in result.stdout
+    return out, result.returncode
 
 
 def test_demo_completes_and_reports_the_figures(demo_run) -> None:

@@ -207,6 +207,7 @@ def build_report(out: Path, size: str, seed: int, settings: DemoSize, cohort: An
         "diagnosis": {
             "c_index": summary["mean_harrell_c"], "uno_c_index": summary["mean_uno_c"],
             "n_studies": summary["n_studies"],
+            "baselines": reference_c_indices(cohort, list(diagnosis.risk.index)),
             "outcomes": [{k: row.get(k) for k in ("phecode", "phenotype", "events", "harrell_c", "harrell_ci_low",
                                                   "harrell_ci_high", "uno_c", "harrell_status")}
                          for row in summary["outcomes"]],
@@ -214,6 +215,24 @@ def build_report(out: Path, size: str, seed: int, settings: DemoSize, cohort: An
         "timings_seconds": timings,
         "plots": plots,
         "thresholds": {"staging.macro_f1": settings.min_macro_f1, "diagnosis.c_index": settings.min_c_index},
+    }
+
+
+def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
+    """Mean Harrell's C of two yardsticks on the same test studies: age alone, and the planted
+    risk trait itself (the best any model of the nights could do, up to noise)."""
+    import pandas as pd
+
+    from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+
+    labels = SurvivalLabels.read(cohort.is_event, cohort.time_to_event)
+    age = pd.read_csv(cohort.demographics, dtype={"Study ID": str}).set_index("Study ID")["age"]
+    trait = {n["study"]: n["risk"] for n in json.loads(cohort.manifest.read_text())["nights"]}
+    scores = {"age_only": [age[s] for s in studies], "planted_trait": [trait[s] for s in studies]}
+    return {
+        name: evaluate_diagnosis(pd.DataFrame({p: values for p in labels.phecodes}, index=studies), labels,
+                                 samples=0).summary()["mean_harrell_c"]
+        for name, values in scores.items()
     }
 
 
@@ -249,6 +268,9 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
     results.add_row("", "Cohen's κ", f"{epochs['kappa']:.3f}", "")
     results.add_row("disease risk", "mean Harrell's C", f"{diagnosis['c_index']:.3f}",
                     f"≥ {target['diagnosis.c_index']}")
+    baselines = diagnosis["baselines"]
+    results.add_row("", "  age alone", f"{baselines['age_only']:.3f}", "", style="dim")
+    results.add_row("", "  the planted trait itself", f"{baselines['planted_trait']:.3f}", "", style="dim")
     for row in diagnosis["outcomes"]:
         value = row["harrell_c"]
         shown = f"{value:.3f}" if isinstance(value, float) and value == value else row["harrell_status"]

@@ -33,7 +33,7 @@ class DemoSize:
     staging: dict[str, Any]
     diagnosis: dict[str, Any]
     validation_fraction: float = 0.15
-    test_fraction: float = 0.3
+    test_fraction: float = 0.35
     bootstrap: int = 1000
     min_macro_f1: float = 0.8
     min_c_index: float = 0.7
@@ -121,7 +121,7 @@ SIZES: dict[str, DemoSize] = {
         diagnosis=_finetune(epochs=10, batch_size=8, lr=0.003, max_seq_length=700, num_layers=1),
     ),
     "default": DemoSize(
-        cohort=CohortSize(participants=32, night_minutes=(40.0, 60.0), cycle_minutes=35.0),
+        cohort=CohortSize(participants=36, night_minutes=(35.0, 55.0), cycle_minutes=35.0),
         model=_MODEL,
         pretrain=_pretrain(steps=16, batch_size=16),
         staging=_finetune(epochs=20, batch_size=1, lr=0.001, max_seq_length=800),
