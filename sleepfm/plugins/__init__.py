@@ -13,4 +13,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.hypnograms",
     "sleepfm.plugins.evaluation",
     "sleepfm.plugins.models",
+    "sleepfm.plugins.training",
 )
