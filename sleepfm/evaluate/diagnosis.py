@@ -65,7 +65,13 @@ class SurvivalLabels:
 
     @classmethod
     def read(cls, is_event: Path, time_to_event: Path) -> SurvivalLabels:
-        return cls(read_outcome_table(is_event), read_outcome_table(time_to_event))
+        """The published pair of tables, read and checked as training reads them."""
+        from sleepfm.train.labels import read_outcomes
+
+        outcomes = read_outcomes(Path(is_event), Path(time_to_event))
+        index = pd.Index(outcomes.ids, name=STUDY_ID)
+        return cls(pd.DataFrame(outcomes.events.astype(np.float64), index=index, columns=outcomes.names),
+                   pd.DataFrame(outcomes.times.astype(np.float64), index=index, columns=outcomes.names))
 
 
 def read_outcome_table(path: Path) -> pd.DataFrame:
