@@ -105,7 +105,6 @@ def digest(folder) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_the_worker_count(tiny_cohort, tmp_path) -> None:
     spec, cohort = tiny_cohort
     again = synthesize_cohort(tmp_path / "again", spec, workers=2)
