@@ -135,3 +135,20 @@ def test_both_hypnogram_formats_read_back_with_the_label_readers(tmp_path) -> No
         truth = json.loads(cohort.manifest.read_text())["nights"][0]["stage_minutes"]
         assert {k: v / 2 for k, v in hypnogram.counts().items() if k != "UNS"} == truth
     np.testing.assert_array_equal(stages["csv"], stages["edf"])
+
+
+def test_edf_samples_read_back_within_one_quantisation_step(tmp_path) -> None:
+    from datetime import datetime
+
+    from sleepfm.demo.synth import write_psg
+
+    rng = np.random.default_rng(3)
+    signals = {c.label: rng.normal(0, (c.physical_range[1] - c.physical_range[0]) / 6, 90 * c.rate)
+               for c in CHANNELS}
+    path = write_psg(tmp_path / "night.edf", signals, start=datetime(2024, 1, 1, 23), patient="p1", male=False)
+    with pyedflib.EdfReader(str(path)) as reader:
+        assert reader.getStartdatetime() == datetime(2024, 1, 1, 23) and reader.getSex() in ("Female", 0)
+        for i, channel in enumerate(CHANNELS):
+            low, high = channel.physical_range
+            error = np.abs(reader.readSignal(i) - np.clip(signals[channel.label], low, high))
+            assert error.max() <= (high - low) / 65535, channel.label
