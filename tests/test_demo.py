@@ -13,7 +13,7 @@ from sleepfm.cli.app import main
 from sleepfm.demo.sizes import SIZES
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("sleepfm.preprocess", reason="ingestion (branch ingest) is not merged yet")
+pytest.importorskip("sleepfm.preprocessing", reason="ingestion (branch ingest) is not merged yet")
 
 
 @pytest.fixture(scope="module")
