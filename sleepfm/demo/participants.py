@@ -34,10 +34,10 @@ class OutcomeSpec:
 # Strong effects on purpose: the demo's held-out set is small, and the point is to show that
 # the pipeline recovers a planted signal, not to mimic real effect sizes.
 DEFAULT_OUTCOMES: tuple[OutcomeSpec, ...] = (
-    OutcomeSpec(402, "401.1", "Essential hypertension", 0.10, 2.0, 0.3),
-    OutcomeSpec(448, "427.21", "Atrial fibrillation", 0.06, 1.8, 0.6),
-    OutcomeSpec(458, "428.0", "Congestive heart failure; nonhypertensive", 0.06, 2.0, 0.4),
-    OutcomeSpec(1041, "death", "death", 0.05, 1.6, 0.9),
+    OutcomeSpec(402, "401.1", "Essential hypertension", 0.10, 3.0, 0.3),
+    OutcomeSpec(448, "427.21", "Atrial fibrillation", 0.06, 2.7, 0.6),
+    OutcomeSpec(458, "428.0", "Congestive heart failure; nonhypertensive", 0.06, 3.0, 0.4),
+    OutcomeSpec(1041, "death", "death", 0.05, 2.4, 0.9),
 )
 
 

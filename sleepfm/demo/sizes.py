@@ -32,7 +32,7 @@ class DemoSize:
     pretrain: dict[str, Any]
     staging: dict[str, Any]
     diagnosis: dict[str, Any]
-    validation_fraction: float = 0.15
+    validation_fraction: float = 0.1
     test_fraction: float = 0.35
     bootstrap: int = 1000
     min_macro_f1: float = 0.8
@@ -103,7 +103,7 @@ def _finetune(epochs: int, batch_size: int, lr: float, max_seq_length: int, **he
 
 # Staging trains one night per step: nights differ in length, and a batch of one has no
 # padding for the attention and the LSTM to run over, so an epoch costs a third as much.
-# The CoxPH loss needs several studies per step (its risk sets live in the batch).
+# The CoxPH loss wants many studies per step: its risk sets live in the batch.
 SIZES: dict[str, DemoSize] = {
     "test": DemoSize(
         cohort=CohortSize(participants=8, night_minutes=(20.0, 20.0), cycle_minutes=15.0, second_visit_fraction=0.25),
@@ -118,13 +118,13 @@ SIZES: dict[str, DemoSize] = {
         model=_MODEL,
         pretrain=_pretrain(steps=8, batch_size=16),
         staging=_finetune(epochs=15, batch_size=1, lr=0.001, max_seq_length=700),
-        diagnosis=_finetune(epochs=10, batch_size=8, lr=0.003, max_seq_length=700, num_layers=1),
+        diagnosis=_finetune(epochs=15, batch_size=16, lr=0.003, max_seq_length=700, num_layers=1),
     ),
     "default": DemoSize(
-        cohort=CohortSize(participants=36, night_minutes=(35.0, 55.0), cycle_minutes=35.0),
+        cohort=CohortSize(participants=40, night_minutes=(35.0, 55.0), cycle_minutes=35.0),
         model=_MODEL,
         pretrain=_pretrain(steps=16, batch_size=16),
         staging=_finetune(epochs=20, batch_size=1, lr=0.001, max_seq_length=800),
-        diagnosis=_finetune(epochs=12, batch_size=8, lr=0.003, max_seq_length=800, num_layers=1),
+        diagnosis=_finetune(epochs=20, batch_size=16, lr=0.003, max_seq_length=800, num_layers=1),
     ),
 }
