@@ -17,6 +17,8 @@ _LAZY: dict[str, str] = {
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "load_model": "sleepfm.checkpoints.folder:load_model",
     "embed": "sleepfm.embedding.api:embed",
+    "read_recording": "sleepfm.read:read_recording",
+    "preprocess": "sleepfm.preprocessing.api:preprocess",
 }
 
 

@@ -21,9 +21,12 @@ class PreprocessConfig(WorkflowConfig):
     channel_mapper: str = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="A JSON table of the published shape; implies mapper 'table'.")
     target_rate: float = Field(128.0, gt=0, description="Sampling rate of the stored signals in Hz.")
-    compression: Literal["gzip", "lzf", "zstd", "none"] = "gzip"
-    compression_level: int | None = Field(None, ge=0, le=22)
-    workers: PositiveInt = 1
+    compression: Literal["gzip", "lzf", "zstd", "none"] = Field(
+        "none", description="Dataset compression (docs/preprocess.md has the measurements).")
+    compression_level: int | None = Field(None, ge=0, le=22, description="gzip 1-9 (default 4), zstd 1-22 (default 1).")
+    shuffle: bool = Field(True, description="HDF5 byte shuffle before compression (smaller float16 files).")
+    workers: PositiveInt = Field(1, description="CPU cores to use: processes across studies, threads within one.")
+    threads: PositiveInt | None = Field(None, description="Threads per study; default: workers left over per study.")
     executor: Literal["local", "dask"] = "local"
     scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
     shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")

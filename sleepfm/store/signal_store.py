@@ -7,6 +7,8 @@ every channel is a root-level 1-D float16 dataset named by its (unique) label, c
 File attributes (:data:`FILE_ATTRS`)
     ``sampling_rate`` (Hz), ``duration`` (s), ``source_file``, ``start_time`` (ISO 8601 or
     ``""``), ``channel_mapper``, ``sleepfm_version``, ``format`` (``"sleepfm-signals"``).
+    Optional: ``dropped_channels`` (JSON list of ``{"label", "reason"}`` for channels not
+    stored, e.g. NaN after resampling) and ``notes`` (JSON list of warnings about the study).
 Dataset attributes (:data:`CHANNEL_ATTRS`)
     ``label`` (as in the source file), ``unit``, ``original_rate`` (Hz), ``modality``
     (``BAS``/``RESP``/``EKG``/``EMG``, or ``""`` when unmapped), ``rule`` (which mapping rule
@@ -14,12 +16,20 @@ Dataset attributes (:data:`CHANNEL_ATTRS`)
 
 A published file has none of these: its rate is assumed to be 128 Hz (and logged), and
 modalities come from a channel mapper applied to the dataset names.
+
+Dataset names follow :func:`sleepfm.store.signal_names.dataset_names` (MNE's ``X-0``,
+``X-1`` for repeated labels, ``/`` → ``-``). A file is written as
+``.<name>.<host>-<pid>.tmp`` beside its final path and renamed only when complete, so an
+``.h5`` that exists is whole; :func:`remove_stale_temporaries` deletes the leftovers of
+killed runs on this host.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +41,7 @@ import numpy as np
 from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.store.compression import Compression, EncodedChannel, encode
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,8 @@ PUBLISHED_RATE = 128.0
 CHUNK_SECONDS = 300
 FILE_ATTRS = ("sampling_rate", "duration", "source_file", "start_time", "channel_mapper", "sleepfm_version", "format")
 CHANNEL_ATTRS = ("label", "unit", "original_rate", "modality", "rule", "reason")
+# Filters that live in hdf5plugin rather than in libhdf5/h5py (Blosc, Blosc2, Zstd, LZ4, Bitshuffle).
+_PLUGIN_FILTERS = {32001, 32026, 32015, 32004, 32008}
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,10 @@ class SignalStore:
         self.source_file = _text(attrs.get("source_file"))
         self.start_time = _text(attrs.get("start_time"))
         names = [name for name, obj in self._file.items() if isinstance(obj, h5py.Dataset) and obj.ndim == 1]
+        if names:
+            _load_filters(self._file[names[0]])
+        self.dropped = json.loads(_text(attrs.get("dropped_channels")) or "[]")
+        self.notes = json.loads(_text(attrs.get("notes")) or "[]")
         self.channels = self._describe(names, mapper)
         self.n_samples = min((c.n_samples for c in self.channels), default=0)
 
@@ -155,11 +172,71 @@ class SignalStore:
         self.close()
 
 
+def _load_filters(dataset: h5py.Dataset) -> None:
+    """Import hdf5plugin when ``dataset`` is compressed with one of its filters."""
+    plist = dataset.id.get_create_plist()
+    if any(plist.get_filter(i)[0] in _PLUGIN_FILTERS for i in range(plist.get_nfilters())):
+        import hdf5plugin  # noqa: F401 - registers the filters with HDF5
+
+
+def temporary_path(path: Path) -> Path:
+    """Where the file for ``path`` is written before it is complete (hidden, per host and process)."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.tmp")
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``path`` through :func:`temporary_path` and a rename (cleaned up if a run is killed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete temporary files left in ``folder`` by killed runs of this host; returns them.
+
+    A temporary belongs to a dead run when it was made on this host by a process that no
+    longer exists. Files of other hosts (a shared folder written by a cluster job array)
+    and of live processes are left alone.
+    """
+    removed = []
+    marker = f".{socket.gethostname()}-"
+    for candidate in Path(folder).glob(".*.tmp"):
+        head, found, pid = candidate.name[: -len(".tmp")].rpartition(marker)
+        if not found or not head or not pid.isdigit() or _alive(int(pid)):
+            continue
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class SignalStoreWriter:
     """Writes a signal store under a temporary name; :meth:`commit` renames it into place.
 
     Used as a context manager, an exception inside the block removes the temporary file, so
     no half-written ``.h5`` is ever left where a later run would take it for complete.
+
+    ``compression`` is a codec name (``"gzip"``, ``"lzf"``, ``"zstd"``, ``"none"``/None) with
+    ``compression_opts`` its level, or a :class:`~sleepfm.store.compression.Compression`.
+    Channels can be handed over already encoded (:meth:`encode`, thread-safe), which is how
+    the preprocessing compresses in its worker threads.
     """
 
     def __init__(
@@ -170,18 +247,20 @@ class SignalStoreWriter:
         source_file: str = "",
         start_time: str = "",
         channel_mapper: str = "",
-        compression: str | None = "gzip",
+        compression: str | Compression | None = "gzip",
         compression_opts: Any = None,
+        shuffle: bool = False,
     ) -> None:
         from sleepfm import __version__
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp_path = temporary_path(self.path)
         self.rate = rate
         self.chunk = round(CHUNK_SECONDS * rate)
-        self._compression = compression
-        self._compression_opts = compression_opts
+        if not isinstance(compression, Compression):
+            compression = Compression(compression or "none", compression_opts, shuffle)
+        self.compression = compression
         self._file = h5py.File(self.tmp_path, "w")
         self._file.attrs.update(
             {
@@ -194,11 +273,17 @@ class SignalStoreWriter:
             }
         )
         self._n_samples = 0
+        self.dropped: list[dict[str, str]] = []
+        self.notes: list[str] = []
+
+    def encode(self, data: np.ndarray) -> EncodedChannel:
+        """Prepare ``data`` for :meth:`add_channel` (float16, compressed chunks); safe in any thread."""
+        return encode(data, self.chunk, self.compression)
 
     def add_channel(
         self,
         name: str,
-        data: np.ndarray,
+        data: np.ndarray | EncodedChannel,
         *,
         label: str,
         unit: str = "",
@@ -210,13 +295,22 @@ class SignalStoreWriter:
         """Store one channel (converted to float16) as dataset ``name``."""
         if "/" in name or name in self._file:
             raise ValueError(f"dataset name {name!r} is not unique or contains '/'")
-        data = np.asarray(data, dtype=np.float16)
+        encoded = data if isinstance(data, EncodedChannel) else self.encode(data)
+        samples = encoded.data
         # h5py refuses a chunk longer than the data; a short study gets one chunk.
-        chunk = (min(self.chunk, data.shape[0]),) if data.shape[0] else None
-        dataset = self._file.create_dataset(
-            name, data=data, chunks=chunk, compression=self._compression if chunk else None,
-            compression_opts=self._compression_opts if chunk else None,
-        )
+        if not encoded.chunk:
+            dataset = self._file.create_dataset(name, data=samples)
+        elif encoded.chunks is None:
+            dataset = self._file.create_dataset(
+                name, data=samples, chunks=(encoded.chunk,), **self.compression.dataset_options()
+            )
+        else:
+            dataset = self._file.create_dataset(
+                name, shape=samples.shape, dtype=np.float16, chunks=(encoded.chunk,),
+                **self.compression.dataset_options(),
+            )
+            for i, blob in enumerate(encoded.chunks):
+                dataset.id.write_direct_chunk((i * encoded.chunk,), blob)
         dataset.attrs.update(
             {
                 "label": label,
@@ -227,11 +321,23 @@ class SignalStoreWriter:
                 "reason": reason or "",
             }
         )
-        self._n_samples = max(self._n_samples, data.shape[0])
+        self._n_samples = max(self._n_samples, samples.shape[0])
+
+    def drop_channel(self, label: str, reason: str) -> None:
+        """Record a channel that is not stored, and why (file attribute ``dropped_channels``)."""
+        self.dropped.append({"label": label, "reason": reason})
+
+    def note(self, message: str) -> None:
+        """Record a warning about the study (file attribute ``notes``)."""
+        self.notes.append(message)
 
     def commit(self) -> Path:
         """Finish the file and move it to its final name."""
         self._file.attrs["duration"] = self._n_samples / self.rate
+        if self.dropped:
+            self._file.attrs["dropped_channels"] = json.dumps(self.dropped, ensure_ascii=False)
+        if self.notes:
+            self._file.attrs["notes"] = json.dumps(self.notes, ensure_ascii=False)
         self._file.close()
         os.replace(self.tmp_path, self.path)
         return self.path

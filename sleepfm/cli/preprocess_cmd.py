@@ -1,0 +1,89 @@
+"""``sleepfm preprocess INPUT... --out DIR``: PSG files → 128 Hz float16 HDF5, resumable and parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sleepfm.cli.options import ConfigOption, SetOption
+
+
+def preprocess_command(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="EDF/BDF files or folders (searched recursively, any case of .edf/.bdf).",
+                       show_default=False),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder for <stem>.h5 files.",
+                                             show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", min=1,
+                                                help="CPU cores: processes across studies, threads within one.",
+                                                show_default=False)] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local (process pool) or dask.",
+                                                 show_default=False)] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running dask scheduler.",
+                                                  show_default=False)] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="I/N: only the I-th (0-based) of N shards.",
+                                              show_default=False)] = None,
+    channel_map: Annotated[Path | None, typer.Option("--channel-map",
+                                                     help="JSON of the published channel_groups.json shape.",
+                                                     show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies whose output exists.")] = False,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+) -> None:
+    """Convert PSG recordings to 128 Hz float16 HDF5 stores (published-compatible), one per study."""
+    from sleepfm.cli.console import err, error_line, warning_line
+    from sleepfm.cli.console import out as stdout
+    from sleepfm.config import load_config
+    from sleepfm.preprocessing.batch import run_batch
+
+    cli = {
+        "inputs": [str(p) for p in inputs] if inputs else None,
+        "out": str(out) if out is not None else None,
+        "workers": workers,
+        "executor": executor,
+        "scheduler": scheduler,
+        "shard": shard,
+        "channel_map": str(channel_map) if channel_map is not None else None,
+        "overwrite": True if overwrite else None,
+    }
+    resolved = load_config(config, workflow="preprocess", cli=cli, overrides=overrides or [])
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("[bold]preprocess"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
+                        console=err, transient=True)
+    task = progress.add_task("", total=None)
+
+    def started(total: int) -> None:
+        progress.update(task, total=total)
+
+    def arrived(result) -> None:  # type: ignore[no-untyped-def]
+        name = Path(result.file).name
+        progress.update(task, advance=1, description=name)
+        if result.status == "done":  # a skipped study's warnings were shown when it was converted
+            for warning in result.warnings:
+                warning_line(f"{name}: {warning}")
+
+    with progress:
+        report = run_batch(resolved, on_result=arrived, on_start=started)  # type: ignore[arg-type]
+
+    done, skipped, failed = report.count("done"), report.count("skipped"), len(report.failures)
+    stdout.print(f"{done} converted, {skipped} already done, {failed} failed → {report.out} "
+                 f"(manifest: {report.manifest.name})", highlight=False)
+    if failed:
+        err.print(f"[bold red]{failed} of {len(report.results)} studies failed:[/]")
+        for result in report.failures:
+            error_line(result.error)
+        raise typer.Exit(1)

@@ -1,0 +1,282 @@
+"""The preprocessing batch: find inputs, skip finished studies, run the rest, keep a manifest.
+
+* **Resume.** ``DIR/<stem>.h5`` exists only once complete (written under a temporary name,
+  then renamed), so an existing sleepfm store is skipped; ``--overwrite`` redoes it. A
+  file of that name that is not a complete sleepfm store is redone, with a warning.
+  Temporary files of killed runs on this host are deleted at start.
+* **Failures.** A bad study becomes a failed manifest row and a line at the end; the rest
+  of the batch runs on.
+* **Parallelism.** ``workers`` is the number of CPU cores to use. Several studies run in
+  a process pool (one study per process); when there are fewer studies than workers the
+  spare cores become threads inside each study, so one study with ``--workers 2`` runs
+  in this process on two threads. ``executor="dask"`` submits one task per study to a
+  dask.distributed cluster: a LocalCluster of ``workers`` processes, or the scheduler at
+  ``scheduler`` (e.g. one started by dask-jobqueue on SLURM).
+* **Shards.** ``shard="I/N"`` takes every N-th input from the I-th (0-based) of the sorted
+  list, so the tasks of a job array split a cohort without talking to each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+
+from sleepfm.config.preprocess import PreprocessConfig
+from sleepfm.errors import InputError, UsageError
+from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
+from sleepfm.preprocessing.manifest import Manifest, manifest_name
+from sleepfm.store.compression import Compression
+from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
+
+log = logging.getLogger(__name__)
+
+Job = tuple[Path, Path]
+OnResult = Callable[[StudyResult], None]
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: one result per input file of this shard, and where the manifest is."""
+
+    out: Path
+    manifest: Path
+    results: list[StudyResult] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[StudyResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+# ---------------------------------------------------------------------------- inputs
+def discover(inputs: list[Path], extensions: tuple[str, ...]) -> list[Path]:
+    """Files given directly, plus every file with a reader's extension under given folders."""
+    found: dict[Path, None] = {}
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                hidden = candidate.name.startswith(".")
+                if candidate.is_file() and candidate.suffix.lower() in extensions and not hidden:
+                    found[candidate] = None
+        elif path.exists():
+            found[path] = None
+        else:
+            raise UsageError(f"input not found: {path}", fix="check the path; folders are searched recursively")
+    return sorted(found)
+
+
+def select_shard(jobs: list[Job], shard: str | None) -> list[Job]:
+    if shard is None:
+        return jobs
+    index, total = (int(part) for part in shard.split("/"))
+    return jobs[index::total]
+
+
+def assign_outputs(files: list[Path], out: Path) -> list[Job]:
+    """``(input, out/<name>.h5)`` pairs, one distinct output per input.
+
+    The output is ``<stem>.h5``. Inputs that share a stem (``x.edf`` and ``x.bdf``) keep
+    their extension (``x.edf.h5``, ``x.bdf.h5``); inputs that still clash (``a/x.edf`` and
+    ``b/x.edf``) are named by their path below the folder they share, ``/`` → ``__``
+    (``a__x.edf.h5``). Names are decided over the whole input list, before sharding, so
+    every shard of a job array agrees on them.
+    """
+    def clashing(names: list[str]) -> set[str]:
+        seen: dict[str, int] = {}
+        for name in names:
+            seen[name] = seen.get(name, 0) + 1
+        return {name for name, count in seen.items() if count > 1}
+
+    names = [source.stem for source in files]
+    repeated = clashing(names)
+    names = [source.name if name in repeated else name for source, name in zip(files, names, strict=True)]
+    repeated = clashing(names)
+    if repeated:
+        import os
+
+        root = Path(os.path.commonpath([p.resolve().parent for p in files]))
+        names = ["__".join(source.resolve().relative_to(root).parts) if name in repeated else name
+                 for source, name in zip(files, names, strict=True)]
+    return [(source, out / f"{name}.h5") for source, name in zip(files, names, strict=True)]
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` is a finished sleepfm signal store."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return handle.attrs.get("format") == FORMAT and "duration" in handle.attrs
+    except OSError:
+        return False
+
+
+def skipped_result(source: Path, target: Path) -> StudyResult:
+    from sleepfm.store.signal_store import SignalStore
+
+    with SignalStore(target) as store:
+        modalities = [m.value for m, channels in store.by_modality().items() if channels]
+        return StudyResult(str(source), str(target), "skipped", channels=len(store.channels),
+                           modalities=modalities, duration=store.duration, warnings=list(store.notes))
+
+
+# ---------------------------------------------------------------------------- executors
+def plan_workers(workers: int, studies: int, threads: int | None) -> tuple[int, int]:
+    """(processes, threads per study) for ``workers`` cores and ``studies`` studies to do."""
+    processes = max(1, min(workers, studies))
+    return processes, threads or max(1, workers // processes)
+
+
+def _run_inline(jobs: list[Job], options: ConvertOptions) -> Iterator[StudyResult]:
+    for source, target in jobs:
+        yield convert_file(source, target, options)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # A forkserver forks workers from a clean process (no progress-bar thread, no held
+    # locks), with the heavy modules already imported.
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sleepfm.preprocessing.convert", "sleepfm.resample.fast", "sleepfm.read.edf"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _run_processes(jobs: list[Job], options: ConvertOptions, processes: int) -> Iterator[StudyResult]:
+    remaining = list(jobs)
+    attempts: dict[Path, int] = {}
+    while remaining:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=_pool_context()) as pool:
+            futures = {pool.submit(convert_file, source, target, options): (source, target)
+                       for source, target in remaining}
+            remaining = []
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    source, target = futures.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        # A worker died (killed, out of memory): every unfinished study of this
+                        # pool lands here. Each is retried once in a fresh pool.
+                        attempts[source] = attempts.get(source, 0) + 1
+                        if attempts[source] > 1:
+                            yield StudyResult(str(source), str(target), "failed",
+                                              error=f"{source}: its worker process died (out of memory?)")
+                        else:
+                            remaining.append((source, target))
+
+
+def _run_dask(jobs: list[Job], options: ConvertOptions, workers: int, scheduler: str | None) -> Iterator[StudyResult]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError("--executor dask needs dask.distributed", fix='pip install "sleepfm[dask]"') from None
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="30s")
+            except OSError as exc:
+                raise UsageError(f"cannot reach the dask scheduler at {scheduler} ({exc})") from None
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        with client:
+            futures = {client.submit(convert_file, source, target, options, pure=False): (source, target)
+                       for source, target in jobs}
+            for future in as_completed(futures):
+                source, target = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker fails that study only
+                    yield StudyResult(str(source), str(target), "failed",
+                                      error=f"{source}: dask task failed: {type(exc).__name__}: {exc}")
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------------- batch
+def convert_options(config: PreprocessConfig, threads: int) -> ConvertOptions:
+    codec = config.compression
+    return ConvertOptions(
+        target_rate=config.target_rate,
+        compression=Compression(codec, config.compression_level, config.shuffle),
+        threads=threads,
+        reader=config.reader,
+        channel_mapper=config.channel_mapper,
+        channel_map=config.channel_map,
+    )
+
+
+def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
+              on_start: Callable[[int], None] | None = None) -> BatchReport:
+    """Run the batch ``config`` describes. ``on_start(n)`` gets the number of studies,
+    ``on_result`` each result as it arrives (for progress display)."""
+    from sleepfm.config import RESOLVED_CONFIG_NAME
+    from sleepfm.config.base import dump_yaml
+    from sleepfm.read import signal_extensions
+
+    if not config.inputs:
+        raise UsageError("no input files or folders given", fix="sleepfm preprocess INPUT... --out DIR")
+    if config.out is None:
+        raise UsageError("no output folder given", fix="pass --out DIR")
+    if config.channel_map is not None and not Path(config.channel_map).is_file():
+        raise InputError("channel map not found", where=config.channel_map, fix="check the path given to --channel-map")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temporaries(out):
+        log.info("removed %s, left by a run that was killed", stale.name)
+
+    every = assign_outputs(discover(list(config.inputs), signal_extensions()), out)
+    selected = select_shard(every, config.shard)
+    jobs, report = [], BatchReport(out, out / manifest_name(config.shard))
+    manifest = Manifest(report.manifest)
+    skipped = []
+    for source, target in selected:
+        if not config.overwrite and target.exists():
+            if is_complete(target):
+                skipped.append(skipped_result(source, target))
+                continue
+            log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
+        jobs.append((source, target))
+    # As save_resolved_config, through a temporary that a later run can tell is stale.
+    write_text_atomically(out / RESOLVED_CONFIG_NAME, dump_yaml(config))
+    if on_start is not None:
+        on_start(len(selected))
+
+    def record(result: StudyResult) -> None:
+        report.results.append(result)
+        manifest.add([result])
+        if on_result is not None:
+            on_result(result)
+
+    for result in skipped:
+        record(result)
+    processes, threads = plan_workers(config.workers, len(jobs), config.threads)
+    results: Iterator[StudyResult]
+    if not jobs:
+        results = iter(())
+    elif config.executor == "dask":
+        results = _run_dask(jobs, convert_options(config, config.threads or 1), config.workers, config.scheduler)
+    elif processes == 1:
+        results = _run_inline(jobs, convert_options(config, threads))
+    else:
+        results = _run_processes(jobs, convert_options(config, threads), processes)
+    try:
+        for result in results:
+            record(result)
+    finally:
+        manifest.write()
+    return report
