@@ -13,7 +13,6 @@ from sleepfm.cli.app import main
 from sleepfm.demo.sizes import SIZES
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("sleepfm.preprocessing", reason="ingestion (branch ingest) is not merged yet")
 
 
 def test_demo_runs_end_to_end_and_reports_the_figures(tmp_path) -> None:
