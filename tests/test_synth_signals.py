@@ -56,6 +56,18 @@ def test_k_complexes_in_n2(night) -> None:
     assert large_waves(N2) >= 6 and large_waves(N2) > 3 * (large_waves(W) + large_waves(N1) + large_waves(REM))
 
 
+def test_vertex_sharp_waves_in_n1(night) -> None:
+    from scipy.signal import butter, filtfilt
+
+    low, high = butter(2, [2, 8], btype="band", fs=256)
+
+    def sharp_waves(stage: int) -> int:
+        return sum(len(find_peaks(-filtfilt(low, high, e), height=45, distance=128)[0])
+                   for e in epochs(night, "C4-M1", stage))
+    counts = [sharp_waves(s) for s in range(5)]
+    assert counts[N1] >= 15 and counts[N1] > 2 * counts[N2] and counts[W] + counts[REM] <= 2
+
+
 def test_eye_movements(night) -> None:
     def horizontal(stage: int, low: float, high: float) -> float:
         power = []

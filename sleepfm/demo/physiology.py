@@ -3,9 +3,10 @@
 Per-stage tables are ordered W, N1, N2, N3, REM. Amplitudes are RMS values in the channel's
 physical unit (µV, mV, %). The patterns are the textbook (AASM) ones:
 
-* EEG: posterior **alpha** (8–12 Hz) in relaxed Wake; **theta** (4–7 Hz) in N1 and as
-  saw-tooth waves in REM; **spindles** (11–15 Hz bursts of 0.5–1.5 s) and **K-complexes**
-  (a sharp negative wave then a slower positive one, >100 µV, frontal) in N2; high-amplitude
+* EEG: posterior **alpha** (8–12 Hz) in relaxed Wake; **theta** (4–7 Hz) and central
+  **vertex sharp waves** in N1; theta as saw-tooth waves in REM; **spindles** (11–15 Hz
+  bursts of 0.5–1.5 s) and **K-complexes** (a sharp negative wave then a slower positive
+  one, >100 µV, frontal) in N2; high-amplitude
   **delta** (0.5–2 Hz, > 75 µV peak to peak, frontal) in N3;
 * EOG: blinks and saccades in Wake, **slow rolling** eye movements in N1, quiet in N2/N3
   (apart from frontal delta picked up by both eye leads), **rapid eye movements** in bursts
@@ -56,11 +57,12 @@ THETA = (2.5, 13.0, 5.0, 4.0, 9.0)
 DELTA = (2.0, 4.0, 10.0, 42.0, 3.0)
 SPINDLES_PER_MIN = (0.0, 0.3, 7.0, 2.0, 0.0)
 K_COMPLEXES_PER_MIN = (0.0, 0.2, 2.5, 0.3, 0.0)
-#: Site gains for (background, alpha, theta, delta, spindles, K-complexes).
+VERTEX_WAVES_PER_MIN = (0.0, 6.0, 0.8, 0.0, 0.0)
+#: Site gains for (background, alpha, theta, delta, spindles, K-complexes, vertex waves).
 EEG_SITES: dict[str, tuple[float, ...]] = {
-    "F4-M1": (1.0, 0.5, 1.0, 1.25, 0.9, 1.3),
-    "C4-M1": (1.0, 0.8, 1.1, 1.0, 1.2, 1.0),
-    "O2-M1": (0.9, 1.5, 0.8, 0.8, 0.7, 0.7),
+    "F4-M1": (1.0, 0.5, 1.0, 1.25, 0.9, 1.3, 0.6),
+    "C4-M1": (1.0, 0.8, 1.1, 1.0, 1.2, 1.0, 1.0),
+    "O2-M1": (0.9, 1.5, 0.8, 0.8, 0.7, 0.7, 0.3),
 }
 
 
@@ -73,6 +75,7 @@ class BrainSources:
     delta: np.ndarray
     spindles: np.ndarray
     k_complexes: np.ndarray
+    vertex_waves: np.ndarray
 
 
 def brain_sources(timeline: Timeline, rate: float, traits: Traits, rng: np.random.Generator) -> BrainSources:
@@ -87,7 +90,10 @@ def brain_sources(timeline: Timeline, rate: float, traits: Traits, rng: np.rando
     k_complexes = np.zeros(n, dtype=np.float32)
     add_events(k_complexes, rate, event_times(timeline.stages, K_COMPLEXES_PER_MIN, rng),
                lambda r: k_complex(rate, r.uniform(90, 160)), rng)
-    return BrainSources(alpha, theta, delta, spindles, k_complexes)
+    vertex_waves = np.zeros(n, dtype=np.float32)
+    add_events(vertex_waves, rate, event_times(timeline.stages, VERTEX_WAVES_PER_MIN, rng),
+               lambda r: vertex_wave(rate, r.uniform(60, 110)), rng)
+    return BrainSources(alpha, theta, delta, spindles, k_complexes, vertex_waves)
 
 
 def k_complex(rate: float, amplitude: float) -> np.ndarray:
@@ -97,13 +103,20 @@ def k_complex(rate: float, amplitude: float) -> np.ndarray:
     return (amplitude * wave).astype(np.float32)
 
 
+def vertex_wave(rate: float, amplitude: float) -> np.ndarray:
+    """A sharp negative wave of about 0.2 s with a small positive rebound, largest at the vertex."""
+    t = np.arange(int(0.5 * rate)) / rate
+    wave = -np.exp(-((t - 0.12) / 0.04) ** 2) + 0.35 * np.exp(-((t - 0.25) / 0.06) ** 2)
+    return (amplitude * wave).astype(np.float32)
+
+
 def eeg(site: str, sources: BrainSources, timeline: Timeline, rate: float, traits: Traits,
         rng: np.random.Generator) -> np.ndarray:
     """One referential EEG derivation (µV)."""
-    g_bg, g_alpha, g_theta, g_delta, g_spindle, g_kc = EEG_SITES[site]
+    g_bg, g_alpha, g_theta, g_delta, g_spindle, g_kc, g_vertex = EEG_SITES[site]
     background = pink_noise(timeline.n_samples(rate), rate, rng) * timeline.curve(BACKGROUND, rate) * g_bg
     signal = (background + g_alpha * sources.alpha + g_theta * sources.theta + g_delta * sources.delta
-              + g_spindle * sources.spindles + g_kc * sources.k_complexes)
+              + g_spindle * sources.spindles + g_kc * sources.k_complexes + g_vertex * sources.vertex_waves)
     return (traits.eeg_gain * signal).astype(np.float32)
 
 
