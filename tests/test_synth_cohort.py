@@ -10,6 +10,8 @@ import pandas as pd
 import pyedflib
 import pytest
 
+import sleepfm
+from sleepfm import registry
 from sleepfm.demo.hypnogram_model import EPOCHS_PER_MINUTE, HypnogramModel
 from sleepfm.demo.participants import DEFAULT_OUTCOMES, draw_participants, outcome_tables
 from sleepfm.demo.synth import CHANNELS, CSV_STAGE_NAMES, CohortSpec, synthesize_cohort
@@ -76,15 +78,21 @@ def test_cohort_files_are_real_edf_with_realistic_headers(tiny_cohort) -> None:
     _, cohort = tiny_cohort
     assert cohort.studies == ["synth-p000-v1", "synth-p000-v2", "synth-p001-v1", "synth-p001-v2"]
     manifest = json.loads(cohort.manifest.read_text())
+    mapper = registry.get("channel_mappers", "rules")()
     for study, truth in zip(cohort.studies, manifest["nights"], strict=True):
-        with pyedflib.EdfReader(str(cohort.psg / f"{study}.edf")) as reader:
-            assert reader.getSignalLabels() == [c.label for c in CHANNELS]
-            assert [reader.getSampleFrequency(i) for i in range(len(CHANNELS))] == [c.rate for c in CHANNELS]
-            assert [reader.getPhysicalDimension(i) for i in range(len(CHANNELS))] == [c.unit for c in CHANNELS]
-            assert reader.getFileDuration() == truth["minutes"] * 60
-            assert reader.getPatientCode() == truth["participant"]
-            ecg = reader.readSignal([c.label for c in CHANNELS].index("ECG"))
+        # Read back through sleepfm's own reader, as `sleepfm preprocess` will.
+        with sleepfm.read_recording(cohort.psg / f"{study}.edf") as recording:
+            assert [c.label for c in recording.channels] == [c.label for c in CHANNELS]
+            assert [c.rate for c in recording.channels] == [c.rate for c in CHANNELS]
+            assert [c.unit.replace("µ", "u") for c in recording.channels] == [c.unit for c in CHANNELS]
+            assert recording.duration == truth["minutes"] * 60
+            ecg = recording.read([c.label for c in CHANNELS].index("ECG"))
             assert 0.6 < np.percentile(ecg, 99.9) < 2.0  # R waves in mV
+        with pyedflib.EdfReader(str(cohort.psg / f"{study}.edf")) as reader:
+            assert reader.getPatientCode() == truth["participant"]
+        # Every channel lands in a modality: the demo's models see all twelve.
+        modalities = [str(a.modality) for a in mapper.assign([c.label for c in CHANNELS])]
+        assert modalities == ["BAS"] * 5 + ["EMG", "EKG", "EMG"] + ["RESP"] * 4
         hypnogram = pd.read_csv(cohort.hypnograms / f"{study}.csv")
         assert list(hypnogram.columns) == ["Start", "Stop", "StageName", "StageNumber"]
         assert len(hypnogram) == truth["minutes"] * 12 and hypnogram["Start"].iloc[1] == 5
