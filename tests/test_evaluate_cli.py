@@ -96,6 +96,20 @@ def test_evaluate_diagnosis_from_saved_risk_scores(tmp_path, diagnosis_inputs, c
     assert summary["bootstrap_samples"] == 200 and summary["n_evaluated"] == 2
 
 
+def test_python_api_matches_the_command(tmp_path, diagnosis_inputs) -> None:
+    import sleepfm
+
+    labels, scores = diagnosis_inputs
+    run = sleepfm.evaluate_diagnosis(predictions=scores, out=tmp_path / "api", bootstrap={"samples": 200},
+                                     diagnosis={"is_event": labels / "is_event.csv",
+                                                "time_to_event": labels / "time_to_event.csv"})
+    assert main(["evaluate", "diagnosis", "--predictions", str(scores), "--labels", str(labels), "--bootstrap", "200",
+                 "--out", str(tmp_path / "cli")]) == 0
+    cli = pd.read_csv(tmp_path / "cli" / "diagnosis_metrics.csv", dtype={"phecode": str})
+    pd.testing.assert_series_equal(run.evaluation.table["harrell_ci_low"], cli["harrell_ci_low"])
+    assert (tmp_path / "api" / "diagnosis_metrics.json").is_file()
+
+
 def one_error_line(capsys) -> str:
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]

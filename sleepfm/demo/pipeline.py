@@ -130,12 +130,9 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
 def preprocess(psg: Path, signals: Path, workers: int) -> None:
     import sleepfm
 
-    report = sleepfm.preprocess([psg], signals, workers=workers)
-    failures = getattr(report, "failures", [])
+    failures = sleepfm.preprocess([psg], signals, workers=workers).failures
     if failures:
-        first = failures[0]
-        raise InputError(f"{len(failures)} synthetic nights failed to preprocess ({getattr(first, 'error', first)})",
-                         where=psg)
+        raise InputError(f"{len(failures)} synthetic nights failed to preprocess ({failures[0].error})", where=psg)
 
 
 def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[str, list[str]]:

@@ -1,10 +1,10 @@
 """How big each ``sleepfm demo --size`` run is: cohort, model, training budgets, targets.
 
-``default`` is the README's run (under 5 minutes on 2 CPU cores); ``small`` halves it;
-``test`` runs inside the test suite in seconds and only has to beat chance.
+``default`` is the README's run (under 5 minutes on 2 CPU cores); ``small`` is about half
+of it; ``test`` runs inside the test suite in seconds and only has to beat chance.
 
-The demo's nights are short, so their sleep cycles are compressed (``cycle_minutes``) to
-show a whole night's architecture — Wake, N1, N2, N3 early, REM late — in one to two hours.
+The demo's nights last under an hour, so their sleep cycles are compressed
+(``cycle_minutes``) to show a whole night's architecture — Wake, N1, N2, N3 early, REM late.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -282,8 +282,3 @@ def write_labels(out: Path, people: Sequence[Participant], outcomes: tuple[Outco
     mapping = pd.DataFrame([{"label_idx": o.label_idx, "phecode": o.phecode, "phenotype": o.phenotype}
                             for o in outcomes])
     write_csv(out / "labels" / "label_mapping.csv", mapping)
-
-
-def scaled(spec: CohortSpec, **changes: object) -> CohortSpec:
-    """A copy of ``spec`` with some fields changed (for callers that only know field names)."""
-    return replace(spec, **changes)
