@@ -19,6 +19,10 @@ _LAZY: dict[str, str] = {
     "embed": "sleepfm.embedding.api:embed",
     "read_recording": "sleepfm.read:read_recording",
     "preprocess": "sleepfm.preprocessing.api:preprocess",
+    "evaluate_staging": "sleepfm.evaluate.api:evaluate_staging",
+    "evaluate_diagnosis": "sleepfm.evaluate.api:evaluate_diagnosis",
+    "synthesize_cohort": "sleepfm.demo.synth:synthesize_cohort",
+    "run_demo": "sleepfm.demo.pipeline:run_demo",
 }
 
 
