@@ -4,25 +4,10 @@ SpO2) and an EDF+ hypnogram of known stages."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-#: Until main has the ingestion, models and demo branches (remove then).
-NEEDS_OTHER_BRANCHES = pytest.mark.skipif(
-    not all(map(_importable, ("sleepfm.preprocessing.api", "sleepfm.embedding.api", "sleepfm.demo.synth"))),
-    reason="needs sleepfm preprocess, embed and the demo generator (other branches, not merged yet)")
 
 W, N1, N2, N3, R = 0, 1, 2, 3, 4
 #: 20 epochs = 10 minutes; its statistics are worked out by hand in the tests.

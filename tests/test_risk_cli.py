@@ -12,9 +12,7 @@ import pytest
 
 from sleepfm.cli.app import main
 
-from .helpers_clinical import COMPAT, LABELS, NEEDS_OTHER_BRANCHES, NIGHT, error_lines, write_night
-
-pytestmark = NEEDS_OTHER_BRANCHES
+from .helpers_clinical import COMPAT, LABELS, NIGHT, error_lines, write_night
 
 
 @pytest.mark.slow

@@ -13,9 +13,7 @@ import yaml
 
 from sleepfm.cli.app import main
 
-from .helpers_clinical import COMPAT, LABELS, NEEDS_OTHER_BRANCHES, NIGHT, assert_refused, error_lines, write_night
-
-pytestmark = NEEDS_OTHER_BRANCHES
+from .helpers_clinical import COMPAT, LABELS, NIGHT, assert_refused, error_lines, write_night
 
 
 @pytest.fixture

@@ -15,15 +15,12 @@ from sleepfm.clinical.models import StagingRunner
 
 from .helpers_clinical import (
     COMPAT,
-    NEEDS_OTHER_BRANCHES,
     NIGHT,
     assert_refused,
     error_lines,
     token_probabilities,
     write_night,
 )
-
-pytestmark = NEEDS_OTHER_BRANCHES
 
 # Hand-computed statistics of NIGHT (see helpers_clinical): window = the 20 epochs.
 EXPECTED = {"time_in_bed": 10.0, "total_sleep_time": 7.0, "sleep_efficiency": 70.0, "sleep_onset_latency": 1.0,

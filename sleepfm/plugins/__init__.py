@@ -11,6 +11,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.core",
     "sleepfm.plugins.ingest",
     "sleepfm.plugins.hypnograms",
+    "sleepfm.plugins.evaluation",
     "sleepfm.plugins.models",
     "sleepfm.plugins.training",
     "sleepfm.plugins.clinical",

@@ -80,8 +80,6 @@ def test_install_lists_it_and_uninstalled_it_is_refused_in_one_line(tmp_path: Pa
 
 @pytest.mark.slow
 def test_run_on_a_synthetic_shhs_folder_writes_the_report(shared: Path, tmp_path: Path, capsys) -> None:
-    for module in ("sleepfm.preprocessing.api", "sleepfm.embedding.api", "sleepfm.evaluate"):  # until main has them
-        pytest.importorskip(module, reason="needs the other branches merged")
     data = tmp_path / "shhs"
     write_shhs_cohort(data, [SyntheticStudy("200001", STAGES_1, age=58, male=True, hypopnea_epoch=5),
                              SyntheticStudy("200002", STAGES_2, age=71, male=False, ecg_rate=250,

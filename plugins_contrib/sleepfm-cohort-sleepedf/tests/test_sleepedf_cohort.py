@@ -89,8 +89,6 @@ def test_run_on_the_real_recording(real_folder: Path, shared: Path, tmp_path: Pa
     """The real Sleep-EDF night (first 5 minutes: 10 wake epochs) through `sleepfm run`: the
     adapter's channel map gives BAS, RESP and EMG (no ECG), and the scored hypnogram is compared
     over the epochs both cover."""
-    for module in ("sleepfm.preprocessing.api", "sleepfm.embedding.api"):  # until main has ingestion and models
-        pytest.importorskip(module, reason="needs the other branches merged")
     import json
 
     from sleepfm.cli.app import main

@@ -19,21 +19,6 @@ from sleepfm.labels.csv_tables import write_epoch_csv
 from sleepfm.store.embedding_store import write_embeddings
 
 
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-# Until main has the models, training and evaluation branches (remove then).
-pytestmark = pytest.mark.skipif(
-    not all(map(_importable, ("sleepfm.embedding.positional", "sleepfm.train", "sleepfm.evaluate"))),
-    reason="needs the models, training and evaluation branches (not merged yet)")
-
-
 def _head(**params):  # type: ignore[no-untyped-def]
     cls = registry.get("heads", "transformer-staging")
     return cls.from_config({**cls.test_config().model_dump(), **params}).eval()

@@ -1,0 +1,80 @@
+"""Atomic writers for evaluation outputs: JSON, CSV and PNG files appear whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sleepfm.config.base import atomic_write_text
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays turned into Python values and NaN/inf into ``None``.
+
+    JSON has no NaN; a metric that is undefined is written as ``null`` so any JSON reader
+    accepts the file.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    atomic_write_text(Path(path), json.dumps(jsonable(payload), indent=2, allow_nan=False) + "\n")
+    return Path(path)
+
+
+def write_csv(path: Path, table: pd.DataFrame, *, index: bool = False) -> Path:
+    atomic_write_text(Path(path), table.to_csv(index=index, lineterminator="\n"))
+    return Path(path)
+
+
+@contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that is renamed onto it when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(figure: Any, path: Path, *, dpi: int = 120) -> Path:
+    """Save a matplotlib figure (drawn on an Agg canvas, no pyplot state) atomically as PNG."""
+    with staged_file(path) as tmp:
+        figure.savefig(tmp, dpi=dpi, format="png")
+    return Path(path)
+
+
+def agg_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on the Agg canvas: plotting works headless and from any thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure

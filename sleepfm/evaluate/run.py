@@ -1,0 +1,201 @@
+"""Evaluation runs: predictions (from a head or a saved file) → metrics → files in ``out``.
+
+Nothing is written until every metric is computed, so a bad input leaves no partial output;
+each file is written atomically. The resolved config is saved beside the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sleepfm.config import save_resolved_config
+from sleepfm.config.evaluate import EvaluateConfig
+from sleepfm.errors import InputError, UsageError
+from sleepfm.evaluate.diagnosis import (
+    DiagnosisEvaluation,
+    SurvivalLabels,
+    evaluate_diagnosis,
+    read_label_mapping,
+    write_diagnosis_report,
+)
+from sleepfm.evaluate.inference import outcome_tables, split_ids
+from sleepfm.evaluate.predictions import (
+    RISK_FILE,
+    STAGING_FILE,
+    is_published_folder,
+    load_published_diagnosis,
+    load_published_staging,
+    load_staging_predictions,
+    read_risk_scores,
+    save_staging_predictions,
+    write_risk_scores,
+)
+from sleepfm.evaluate.staging import (
+    STAGE_NAMES,
+    StagingEvaluation,
+    StudyPredictions,
+    evaluate_staging,
+    plot_study,
+    write_staging_report,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StagingRun:
+    evaluation: StagingEvaluation
+    out: Path
+    studies: list[StudyPredictions]
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DiagnosisRun:
+    evaluation: DiagnosisEvaluation
+    out: Path
+    risk: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+
+
+def evaluate_from_config(config: EvaluateConfig) -> StagingRun | DiagnosisRun:
+    """Run the evaluation ``config`` describes and write its outputs."""
+    if config.out is None:
+        raise UsageError("no output folder", fix="pass --out DIR (or set out: in the config)")
+    if config.predictions is None and config.checkpoint is None:
+        raise UsageError("nothing to evaluate", fix="pass --checkpoint DIR (a trained head) or --predictions FILE")
+    if config.predictions is not None and config.checkpoint is not None:
+        raise UsageError("both --checkpoint and --predictions given", fix="score one or the other")
+    if config.task == "staging":
+        return run_staging(config)
+    return run_diagnosis(config)
+
+
+def run_staging(config: EvaluateConfig) -> StagingRun:
+    out = Path(config.out)  # type: ignore[arg-type]
+    if config.predictions is not None and is_published_folder(config.predictions):
+        studies = load_published_staging(config.predictions)
+    elif config.predictions is not None:
+        studies = load_staging_predictions(config.predictions)
+    else:
+        from sleepfm.evaluate.inference import predict_staging  # torch is imported only here
+
+        studies = predict_staging(config)
+    evaluation = evaluate_staging(studies)
+    run = StagingRun(evaluation, out, studies)
+    run.files = write_staging_report(evaluation, out)
+    for study in sorted(studies, key=lambda s: s.study_id)[: config.hypnogram_plots]:
+        run.files.append(plot_study(study, out / "hypnograms" / f"{study.study_id}.png"))
+    if config.predictions is None:
+        run.files.append(save_staging_predictions(out / STAGING_FILE, studies))
+    run.files.append(save_resolved_config(config, out))
+    return run
+
+
+def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
+    out = Path(config.out)  # type: ignore[arg-type]
+    mapping = read_label_mapping(config.label_mapping) if config.label_mapping is not None else None
+    risk, labels = _risk_and_labels(config, mapping)
+    evaluation = evaluate_diagnosis(
+        risk, labels, _training_labels(config, labels), tau=config.tau, samples=config.bootstrap.samples,
+        confidence=config.bootstrap.confidence, seed=config.bootstrap.seed, label_mapping=mapping,
+    )
+    run = DiagnosisRun(evaluation, out, risk)
+    run.files = write_diagnosis_report(evaluation, out)
+    if config.predictions is None:
+        run.files.append(write_risk_scores(out / RISK_FILE, risk))
+    run.files.append(save_resolved_config(config, out))
+    return run
+
+
+def _risk_and_labels(config: EvaluateConfig, mapping: pd.DataFrame | None) -> tuple[pd.DataFrame, SurvivalLabels]:
+    """Risk scores of the evaluated studies and the outcome tables to score them against."""
+    published = config.predictions is not None and is_published_folder(config.predictions)
+    is_event, time_to_event = outcome_tables(config)
+    labels = SurvivalLabels.read(is_event, time_to_event) if is_event and time_to_event else None
+    if published:
+        # The published pickles carry the test studies' outcomes; columns are named by the mapping.
+        phecodes = mapping["phecode"].tolist() if mapping is not None else labels.phecodes if labels else None
+        risk, event, time = load_published_diagnosis(config.predictions, phecodes)  # type: ignore[arg-type]
+        labels = labels or SurvivalLabels(event, time)
+    elif labels is None:
+        raise UsageError("diagnosis needs the outcome tables", fix="pass --labels DIR (with is_event.csv, "
+                         "time_to_event.csv) or --is-event/--time-to-event")
+    elif config.predictions is not None:
+        risk = read_risk_scores(config.predictions)
+    else:
+        from sleepfm.evaluate.inference import predict_risk  # torch is imported only here
+
+        risk = predict_risk(config)
+    if config.predictions is not None and (test_ids := split_ids(config, config.split)) is not None:
+        keep = set(test_ids)
+        risk = risk.loc[[s for s in risk.index if s in keep]]
+    return risk, labels
+
+
+def _training_labels(config: EvaluateConfig, labels: SurvivalLabels) -> SurvivalLabels | None:
+    """The training split's outcomes (censoring distribution of Uno's C), if a split says which they are."""
+    try:
+        train_ids = split_ids(config, config.diagnosis.split.train)
+    except InputError as exc:
+        log.warning("%s", exc)
+        train_ids = None
+    known = [s for s in train_ids or [] if s in labels.event.index]
+    if not known:
+        log.warning("no training split: Uno's C needs the training labels' censoring distribution")
+        return None
+    return labels.subset(known)
+
+
+# ---------------------------------------------------------------------------- printing
+def print_staging(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich.table import Table
+
+    from sleepfm.cli.console import out
+
+    assert isinstance(run, StagingRun)
+    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})")
+    table.add_column("resolution")
+    for column in ("n", "accuracy", "macro-F1", "kappa", *(f"F1 {n}" for n in STAGE_NAMES)):
+        table.add_column(column, justify="right")
+    for name, metrics in run.evaluation.resolutions.items():
+        table.add_row(name, str(metrics.n), f"{metrics.accuracy:.3f}", f"{metrics.macro_f1:.3f}",
+                      f"{metrics.kappa:.3f}", *(f"{v:.3f}" for v in metrics.f1))
+    out.print(table)
+    out.print(f"wrote {len(run.files)} files to {run.out}", highlight=False)
+
+
+def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich.table import Table
+
+    from sleepfm.cli.console import out
+
+    assert isinstance(run, DiagnosisRun)
+    summary = run.evaluation.summary()
+    table = Table(title=f"Disease risk, {summary['n_studies']} studies ({config.split}), "
+                        f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs")
+    for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C (95% CI)", "status"):
+        table.add_column(column, justify="right" if column in ("n", "events") else "left",
+                         no_wrap=column not in ("phenotype", "status"))
+    rows = run.evaluation.table.sort_values("harrell_c", ascending=False, na_position="last")
+    for _, row in rows.head(20).iterrows():
+        table.add_row(str(row["phecode"]), str(row.get("phenotype", "") or ""), str(row["n"]), str(row["events"]),
+                      _with_ci(row, "harrell"), _with_ci(row, "uno"),
+                      row["harrell_status"] if row["harrell_status"] != "ok" else row["uno_status"])
+    out.print(table)
+    if len(rows) > 20:
+        out.print(f"… {len(rows) - 20} more outcomes in {run.out / 'diagnosis_metrics.csv'}", highlight=False)
+    out.print(f"mean Harrell's C {summary['mean_harrell_c']:.3f}; wrote {len(run.files)} files to {run.out}",
+              highlight=False)
+
+
+def _with_ci(row: pd.Series, name: str) -> str:
+    value = row[f"{name}_c"]
+    if pd.isna(value):
+        return "—"
+    low, high = row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+    return f"{value:.3f}" + ("" if pd.isna(low) else f" ({low:.3f}–{high:.3f})")

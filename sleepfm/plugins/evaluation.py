@@ -1,0 +1,16 @@
+"""Built-in plugin: ``sleepfm evaluate staging|diagnosis`` and ``sleepfm demo``."""
+
+from __future__ import annotations
+
+import typer
+
+from sleepfm import hookimpl
+
+
+@hookimpl
+def sleepfm_register_commands(app: typer.Typer) -> None:
+    from sleepfm.demo.command import demo_command
+    from sleepfm.evaluate.commands import evaluate_app
+
+    app.add_typer(evaluate_app, name="evaluate")
+    app.command("demo")(demo_command)
