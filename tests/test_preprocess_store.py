@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -66,6 +67,31 @@ def test_temporaries_of_dead_runs_on_this_host_are_removed_and_others_kept(tmp_p
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, foreign, unrelated))
     assert temporary_path(tmp_path / "x.h5").name == f".x.h5.{host}-{os.getpid()}.tmp"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_temporaries_of_zombie_and_recycled_pids_are_stale(tmp_path: Path) -> None:
+    # A SIGKILLed worker can linger as a zombie, and its pid can be reused by another process:
+    # neither is the writer any more, although os.kill(pid, 0) succeeds for both.
+    host = socket.gethostname()
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    of_zombie = tmp_path / f".z.h5.{host}-{zombie.pid}.tmp"
+    of_zombie.write_bytes(b"partial")
+    old = tmp_path / f".r.h5.{host}-0.tmp"
+    old.write_bytes(b"partial")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    newcomer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        recycled = old.rename(tmp_path / f".r.h5.{host}-{newcomer.pid}.tmp")
+        assert sorted(remove_stale_temporaries(tmp_path)) == sorted([of_zombie, recycled])
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+        zombie.wait()
 
 
 def test_dropped_channels_and_notes_are_stored(tmp_path: Path) -> None:

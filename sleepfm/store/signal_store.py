@@ -208,14 +208,21 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     marker = f".{socket.gethostname()}-"
     for candidate in Path(folder).glob(".*.tmp"):
         head, found, pid = candidate.name[: -len(".tmp")].rpartition(marker)
-        if not found or not head or not pid.isdigit() or _alive(int(pid)):
+        if not found or not head or not pid.isdigit():
+            continue
+        try:
+            written = candidate.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if _writer_alive(int(pid), written):
             continue
         candidate.unlink(missing_ok=True)
         removed.append(candidate)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def _writer_alive(pid: int, written: float) -> bool:
+    """Whether process ``pid`` may still be writing a file last modified at ``written``."""
     if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
         return True
     try:
@@ -224,7 +231,18 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # os.kill succeeds for a killed worker that is still a zombie (not yet reaped by its new
+    # parent) and for an unrelated process that got the pid recycled; on Linux /proc tells both.
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, IndexError, StopIteration, ValueError):
+        return True
+    if fields[0] in ("Z", "X"):
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return started <= written + 1.0
 
 
 class SignalStoreWriter:
