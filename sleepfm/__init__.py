@@ -23,6 +23,9 @@ _LAZY: dict[str, str] = {
     "evaluate_diagnosis": "sleepfm.evaluate.api:evaluate_diagnosis",
     "synthesize_cohort": "sleepfm.demo.synth:synthesize_cohort",
     "run_demo": "sleepfm.demo.pipeline:run_demo",
+    "run_cohort": "sleepfm.clinical.api:run_cohort",
+    "stage": "sleepfm.clinical.api:stage",
+    "risk": "sleepfm.clinical.api:risk",
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sleepfm.clinical.config import RunConfig
 from sleepfm.config.base import (
     RESOLVED_CONFIG_NAME,
     ComponentSpec,
@@ -33,6 +34,7 @@ WORKFLOWS: dict[str, type[WorkflowConfig]] = {
     "finetune-staging": FinetuneStagingConfig,
     "finetune-diagnosis": FinetuneDiagnosisConfig,
     "evaluate": EvaluateConfig,
+    "run": RunConfig,
 }
 
 

@@ -14,4 +14,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.evaluation",
     "sleepfm.plugins.models",
     "sleepfm.plugins.training",
+    "sleepfm.plugins.clinical",
 )

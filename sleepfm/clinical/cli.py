@@ -1,0 +1,165 @@
+"""The ``run``, ``stage`` and ``risk`` commands (registered by :mod:`sleepfm.plugins.clinical`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sleepfm.cli.options import ConfigOption, SetOption
+
+PathArg = Annotated[list[Path], typer.Argument(help="EDF/BDF recordings.", show_default=False)]
+Checkpoints = Annotated[Path, typer.Option(
+    "--checkpoints", help="Folder laid out like the release's checkpoints/ (model_base/, ...).", show_default=False)]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).", show_default=False)]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+ChannelMap = Annotated[Path | None, typer.Option(
+    "--channel-map", help="channel_groups.json-shaped label table (default: sleepfm's label rules).",
+    show_default=False)]
+Work = Annotated[Path | None, typer.Option(
+    "--work", help="Keep the signal and embedding stores here (a rerun reuses them); default: a temporary folder.",
+    show_default=False)]
+
+
+def _progress(message: str) -> None:
+    from sleepfm.cli.console import err, warning_line
+
+    if message.startswith("warning: "):
+        warning_line(message.removeprefix("warning: "))
+    else:
+        err.print(message, highlight=False, markup=False)
+
+
+def _settings(device: str, channel_map: Path | None):  # type: ignore[no-untyped-def]
+    from sleepfm.clinical.prepare import PrepareSettings
+    from sleepfm.errors import UsageError
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"invalid value for --device: allowed values are auto, cpu and cuda, but got {device!r}")
+    return PrepareSettings(device=device, channel_map=channel_map)
+
+
+def _finish(recordings: Sequence, outputs: str) -> None:  # type: ignore[type-arg]
+    from sleepfm.cli.console import error_line, out
+
+    for recording in recordings:
+        if recording.ok:
+            out.print(f"[green]✓[/] {recording.source} → {outputs.format(stem=recording.key)}", highlight=False)
+        else:
+            error_line(f"{recording.source}: {recording.failed_step} failed: {recording.error}")
+    if any(not r.ok for r in recordings):
+        raise typer.Exit(1)
+
+
+def stage_command(
+    recordings: PathArg,
+    checkpoints: Checkpoints,
+    out: OutDir,
+    hypnogram: Annotated[list[Path] | None, typer.Option(
+        "--hypnogram", help="Scored hypnogram to compare with (one per recording, in order; any supported format).",
+        show_default=False)] = None,
+    hypnogram_format: Annotated[str, typer.Option(
+        "--hypnogram-format", help="Label reader for --hypnogram (see `sleepfm plugins --kind label_readers`).")
+    ] = "auto",
+    unscored: Annotated[str, typer.Option("--unscored", help="Stage for unscored epochs of --hypnogram.")] = "UNS",
+    movement: Annotated[str, typer.Option("--movement", help="Stage for movement-time epochs of --hypnogram.")
+                        ] = "UNS",
+    detail_5s: Annotated[bool, typer.Option("--detail-5s", help="Also write <stem>.hypnogram-5s.csv.")] = False,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw <stem>.png.")] = True,
+    staging_head: Annotated[Path | None, typer.Option(
+        "--staging-head", help="Staging head checkpoint (e.g. a finetune run's best/) instead of "
+        "<checkpoints>/model_sleep_staging.", show_default=False)] = None,
+    device: Device = "auto",
+    channel_map: ChannelMap = None,
+    work: Work = None,
+) -> None:
+    """Stage recordings: per recording a 30-s hypnogram CSV, a figure and sleep statistics."""
+    from sleepfm.clinical.stage import StageOptions, stage_recordings
+    from sleepfm.labels.vocabulary import make_mapping
+
+    mapping = make_mapping(unscored=unscored, movement=movement)
+    done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
+                            hypnogram_format=hypnogram_format, mapping=mapping,
+                            options=StageOptions(detail_5s=detail_5s, plot=plot),
+                            settings=_settings(device, channel_map), work=work, staging_head=staging_head,
+                            notify=_progress)
+    _finish(done, str(out / "{stem}.hypnogram.csv") + (", .png" if plot else "") + ", .stats.json")
+
+
+def risk_command(
+    recordings: PathArg,
+    checkpoints: Checkpoints,
+    age: Annotated[str, typer.Option("--age", help="Age in years on the night (0-120).", show_default=False)],
+    sex: Annotated[str, typer.Option("--sex", help="M or F.", show_default=False)],
+    out: OutDir,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="label_mapping.csv (label_idx,phecode,phenotype); default: found in the checkpoints.",
+        show_default=False)] = None,
+    age_min: Annotated[float, typer.Option("--age-min", help="Age mapped to 0 by the normalisation.")] = 0.0,
+    age_max: Annotated[float, typer.Option("--age-max", help="Age mapped to 1 by the normalisation.")] = 98.0,
+    male: Annotated[float, typer.Option("--male", help="Covariate value for sex M.")] = 0.0,
+    female: Annotated[float, typer.Option("--female", help="Covariate value for sex F.")] = 1.0,
+    diagnosis_head: Annotated[Path | None, typer.Option(
+        "--diagnosis-head", help="Diagnosis head checkpoint instead of <checkpoints>/model_diagnosis.",
+        show_default=False)] = None,
+    device: Device = "auto",
+    channel_map: ChannelMap = None,
+    work: Work = None,
+) -> None:
+    """Disease risk: per recording the log-hazard of each phecode, highest first (docs/risk.md)."""
+    from pydantic import ValidationError
+
+    from sleepfm.clinical.demographics import DemographicsEncoding, check_age, check_sex
+    from sleepfm.clinical.risk import risk_recordings
+    from sleepfm.errors import UsageError
+
+    years, sex_code = check_age(age), check_sex(sex)
+    try:
+        encoding = DemographicsEncoding(age_min=age_min, age_max=age_max, male=male, female=female)
+    except ValidationError as exc:
+        raise UsageError(f"invalid age normalisation: {exc.errors()[0]['msg']}",
+                         fix="--age-max must be greater than --age-min") from None
+    done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels, encoding=encoding,
+                           settings=_settings(device, channel_map), work=work, diagnosis_head=diagnosis_head,
+                           notify=_progress)
+    _finish(done, str(out / "{stem}.risk.csv") + ", .risk.json")
+
+
+def run_command(
+    plugin: Annotated[str | None, typer.Option(
+        "--plugin", "-p", help="Cohort adapter (`sleepfm plugins --kind cohorts`; default cohort-edf).",
+        show_default=False)] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="The cohort's data folder.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.", show_default=False)] = None,
+    checkpoints: Annotated[Path | None, typer.Option(
+        "--checkpoints", help="Folder laid out like the release's checkpoints/.", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Studies preprocessed at once.",
+                                                show_default=False)] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies finished by an earlier run.")] = False,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+) -> None:
+    """Run a cohort end to end: discover, preprocess, embed, stage, evaluate, report (docs/run.md)."""
+    from sleepfm.cli.console import error_line
+    from sleepfm.cli.console import out as console
+    from sleepfm.clinical.config import resolve_run_config
+    from sleepfm.clinical.run import run_cohort
+    from sleepfm.cohorts import load_cohort
+
+    cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
+           "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,
+           "overwrite": True if overwrite else None}
+    resolved = resolve_run_config(config, cli=cli, overrides=overrides or [],
+                                  cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())
+    cohort = load_cohort(resolved.cohort.name, resolved.cohort.params)
+    outcome = run_cohort(resolved, cohort=cohort, notify=_progress)
+    done = len(outcome.records) - len(outcome.failed)
+    console.print(f"{done} of {len(outcome.records)} studies completed → "
+                  f"{', '.join(str(p) for p in outcome.report)}", highlight=False)
+    for record in outcome.failed:
+        error_line(f"{record.id}: {record.failed_step} failed: {record.error}")
+    if outcome.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,113 @@
+"""Configuration of ``sleepfm run`` (cohort → staging, agreement, risk, reports).
+
+Resolved in this order, later wins: the defaults below, the cohort adapter's
+``default_config()`` (e.g. its channel map), the ``--config`` file, the command-line options,
+``--set key=value``. The resolved config is saved as ``<out>/config.resolved.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt, field_validator
+
+from sleepfm.config.base import StrictModel, WorkflowConfig, apply_overrides, merge, read_yaml, validate
+from sleepfm.errors import ConfigError
+
+from .demographics import DemographicsEncoding
+
+WORKFLOW = "run"
+
+
+class CohortSpec(StrictModel):
+    name: str = Field("cohort-edf", description="Registered cohort adapter (`sleepfm plugins --kind cohorts`).")
+    params: dict[str, Any] = Field(default_factory=dict, description="The adapter's own parameters.")
+
+
+class RunPreprocess(StrictModel):
+    reader: str = Field("auto", description="Signal reader name, or auto.")
+    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
+    workers: PositiveInt = Field(1, description="Studies preprocessed at once.")
+
+
+class RunEmbed(StrictModel):
+    batch_size: PositiveInt = Field(16, description="5-minute segments per forward pass.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    partial_chunk: Literal["drop", "pad"] = Field(
+        "pad", description="pad: the last partial 5 minutes are embedded (masked) so the whole night is staged.")
+
+
+class RunStaging(StrictModel):
+    detail_5s: bool = Field(False, description="Also write <id>.hypnogram-5s.csv (one row per 5-s token).")
+    plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
+    unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
+    movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+
+
+class RunRisk(StrictModel):
+    enabled: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: for studies with age and sex, when model_diagnosis and phecode names exist.")
+    labels: Path | None = Field(None, description="label_mapping.csv (default: looked for in the checkpoints).")
+    encoding: DemographicsEncoding = DemographicsEncoding()
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML reads a bare on/off (as in --set risk.enabled=on) as a boolean.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+class RunReport(StrictModel):
+    format: Literal["markdown", "html"] = Field("markdown", description="report.md or report.html beside report.json.")
+
+
+class RunConfig(WorkflowConfig):
+    """Run a cohort end to end."""
+
+    workflow: Literal["run"] = "run"
+    cohort: CohortSpec = CohortSpec()
+    data: Path | None = Field(None, description="The cohort's data folder.")
+    out: Path | None = Field(None, description="Output folder (report, per-study results, intermediate stores).")
+    checkpoints: Path | None = Field(
+        None, description="Folder with model_base/, model_sleep_staging/ and optionally model_diagnosis/.")
+    staging_head: Path | None = Field(
+        None, description="Staging head checkpoint used instead of <checkpoints>/model_sleep_staging.")
+    diagnosis_head: Path | None = Field(
+        None, description="Diagnosis head checkpoint used instead of <checkpoints>/model_diagnosis.")
+    overwrite: bool = Field(False, description="Redo studies whose signal and embedding stores already exist.")
+    preprocess: RunPreprocess = RunPreprocess()
+    embed: RunEmbed = RunEmbed()
+    staging: RunStaging = RunStaging()
+    risk: RunRisk = RunRisk()
+    report: RunReport = RunReport()
+
+
+def _layers(path: Path | None, cli: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    declared = data.get("workflow", WORKFLOW)
+    if declared != WORKFLOW:
+        raise ConfigError(f"workflow: this file is for {declared!r}, not {WORKFLOW!r}", where=path,
+                          fix="pass a run config (see configs/run.yaml)")
+    return data, {k: v for k, v in cli.items() if v is not None}
+
+
+def resolve_run_config(path: Path | None, *, cli: Mapping[str, Any], overrides: Iterable[str],
+                       cohort_defaults: Any = None) -> RunConfig:
+    """The run config from its layers (module docstring). ``cohort_defaults`` is a callable taking
+    the cohort spec and returning that adapter's ``default_config()``; it is called once the
+    cohort is known, so a ``--set cohort.name=...`` still picks the right defaults."""
+    where = str(path) if path is not None else "command line"
+    file_layer, cli_layer = _layers(path, cli)
+    user = apply_overrides(merge(file_layer, cli_layer), list(overrides))
+    user["workflow"] = WORKFLOW
+    first = validate(RunConfig, user, where=where)
+    assert isinstance(first, RunConfig)
+    if cohort_defaults is None:
+        return first
+    defaults = dict(cohort_defaults(first.cohort) or {})
+    resolved = validate(RunConfig, merge(defaults, user), where=where)
+    assert isinstance(resolved, RunConfig)
+    return resolved

@@ -1,0 +1,101 @@
+"""The per-recording risk table: one log-hazard per phecode, named, sorted, with its provenance.
+
+Files written for a recording ``<stem>``:
+
+``<stem>.risk.csv``
+    ``rank,label_idx,phecode,phenotype,log_hazard``, one row per output of the diagnosis head,
+    highest log-hazard first. A log-hazard is a relative risk score on the scale the head was
+    trained on (CoxPH: the baseline hazard is not part of the model), so rows compare
+    conditions for one night and nights for one condition; they are not probabilities.
+``<stem>.risk.json``
+    What produced the table: the age and sex given, the covariates the head received and the
+    encoding that made them (:mod:`sleepfm.clinical.demographics`), the checkpoint, the label
+    file, how much of the night the head saw, and the ten highest rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sleepfm.config.base import atomic_write_text
+from sleepfm.errors import InputError
+
+LABEL_COLUMNS = ("label_idx", "phecode", "phenotype")
+LABEL_FILE = "label_mapping.csv"
+
+
+def find_label_mapping(explicit: Path | None, checkpoints: Path | None) -> Path:
+    """``--labels`` if given, else ``label_mapping.csv`` in ``model_diagnosis/`` or the checkpoints folder."""
+    if explicit is not None:
+        return Path(explicit)
+    candidates = [] if checkpoints is None else [Path(checkpoints) / "model_diagnosis" / LABEL_FILE,
+                                                 Path(checkpoints) / LABEL_FILE]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InputError(
+        "no phecode names: the checkpoints folder has no label_mapping.csv",
+        where=checkpoints,
+        fix="pass --labels label_mapping.csv (label_idx,phecode,phenotype; the release's configs/label_mapping.csv)",
+    )
+
+
+def read_label_mapping(path: Path, n_outputs: int | None = None) -> pd.DataFrame:
+    """``label_idx,phecode,phenotype`` in label order; ``label_idx`` must run 0..K-1 and K match the head."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("label mapping not found", where=path, fix="check the path given to --labels")
+    try:
+        frame = pd.read_csv(path, dtype={"phecode": str, "phenotype": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"unreadable label mapping ({str(exc).splitlines()[0]})", where=path) from None
+    missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"label mapping lacks column(s) {', '.join(missing)}", where=path,
+                         fix="expected columns label_idx,phecode,phenotype")
+    index = pd.to_numeric(frame["label_idx"], errors="coerce")
+    if index.isna().any() or not np.array_equal(np.sort(index.to_numpy()), np.arange(len(frame))):
+        raise InputError("label_idx must number the rows 0, 1, 2, ... once each", where=path)
+    frame = frame.assign(label_idx=index.astype(int)).sort_values("label_idx").reset_index(drop=True)
+    if n_outputs is not None and len(frame) != n_outputs:
+        raise InputError(f"label mapping has {len(frame)} rows but the diagnosis head gives {n_outputs} outputs",
+                         where=path, fix="use the label_mapping.csv that belongs to this checkpoint")
+    return frame[list(LABEL_COLUMNS)]
+
+
+def risk_table(log_hazards: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``labels`` with their log-hazard, highest first (ties keep label order)."""
+    values = np.asarray(log_hazards, dtype=np.float64).reshape(-1)
+    if values.size != len(labels):
+        raise InputError(f"{values.size} log-hazards for {len(labels)} labels")
+    table = labels.assign(log_hazard=values)
+    table = table.sort_values("log_hazard", ascending=False, kind="stable").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def risk_summary(table: pd.DataFrame, *, top: int = 10) -> list[dict[str, Any]]:
+    """The ``top`` highest rows as JSON-ready dicts."""
+    return [{"phecode": row.phecode, "phenotype": row.phenotype, "log_hazard": float(row.log_hazard)}
+            for row in table.head(top).itertuples()]
+
+
+def risk_texts(table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[str, str]:
+    """The CSV and JSON texts of one recording's risk outputs (rendered before anything is written)."""
+    csv_text = table.to_csv(index=False, float_format="%.6f")
+    json_text = json.dumps({**provenance, "top": risk_summary(table)}, indent=2, default=str) + "\n"
+    return csv_text, json_text
+
+
+def write_risk(out: Path, stem: str, table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``<stem>.risk.csv`` and ``<stem>.risk.json`` into ``out`` (each atomically)."""
+    csv_text, json_text = risk_texts(table, provenance)
+    csv_path, json_path = Path(out) / f"{stem}.risk.csv", Path(out) / f"{stem}.risk.json"
+    atomic_write_text(csv_path, csv_text)
+    atomic_write_text(json_path, json_text)
+    return csv_path, json_path

@@ -1,0 +1,153 @@
+"""``sleepfm stage``: recordings → per recording a hypnogram table, a figure and sleep statistics.
+
+For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
+
+``<stem>.hypnogram.csv``
+    one row per 30-s epoch: ``onset`` (s from the recording start), ``duration``,
+    ``clock_time``, ``stage`` (W, N1, N2, N3, REM) and the probability of each stage
+    (``p_W`` … ``p_REM``: the mean of the epoch's six 5-s token probabilities);
+``<stem>.hypnogram-5s.csv``
+    the same per 5-s token, with ``detail_5s``;
+``<stem>.png``
+    the hypnogram over clock time with the stage probabilities as bands, and the scored
+    hypnogram beneath when one is given;
+``<stem>.stats.json``
+    the recording (file, start, duration, modalities), the sleep statistics of the predicted
+    night (:mod:`sleepfm.report.sleep_stats`), and with a scored hypnogram its statistics and
+    the agreement (accuracy, Cohen's kappa, macro-F1, per-stage F1, confusion matrix).
+
+Bad input is refused before any work (one line); a recording that fails later is reported
+and the others are still staged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sleepfm.errors import UsageError
+from sleepfm.interfaces.label_reader import Hypnogram, StageMapping
+
+from .models import CheckpointSet, StagingRunner
+from .night import NightOutputs, StagedNight, render_night, stage_night
+from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    detail_5s: bool = False
+    plot: bool = True
+
+
+def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
+    """Inputs that exist, are files and have distinct stems (they name the outputs); ``out`` not a file."""
+    from sleepfm.errors import InputError
+
+    if not paths:
+        raise UsageError("no recordings given", fix="name one or more EDF/BDF files")
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise InputError("file not found", where=path)
+        if not path.is_file():
+            raise InputError("not a file", where=path, fix="give EDF/BDF files (use `sleepfm run` for a folder)")
+        if path.stem in seen:
+            raise UsageError(f"{seen[path.stem]} and {path} would write the same outputs ({path.stem}.*)",
+                             fix="stage them into different --out folders")
+        seen[path.stem] = path
+    if out.exists() and not out.is_dir():
+        raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
+    return list(paths)
+
+
+def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
+                mapping: StageMapping) -> dict[Path, Hypnogram]:
+    """The scored hypnograms, one per recording in order, read before any work is done."""
+    from sleepfm.labels import read_hypnogram
+
+    if not paths:
+        return {}
+    if len(paths) != len(recordings):
+        raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
+                         fix="give one --hypnogram per recording, in the same order")
+    return {recording: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
+        recordings, paths, strict=True)}
+
+
+def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
+                   settings: PrepareSettings, notify: Notify | None, step: str,
+                   action: Callable[[Recording], None]) -> list[Recording]:
+    """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
+    one-line error of ``action`` fails that recording at ``step`` and the others go on."""
+    recordings = [Recording(source.stem, source) for source in sources]
+    with WorkFolder(work, out) as folder:
+        prepare(recordings, folder, models.path("base"), settings, notify)
+        for recording in recordings:
+            if recording.ok:
+                try:
+                    action(recording)
+                except Exception as exc:  # noqa: BLE001 - one recording's failure is reported, the rest go on
+                    recording.fail(step, exc)
+    return recordings
+
+
+class WorkFolder:
+    """``work`` if given (kept, so a rerun reuses its stores), else a hidden temporary folder in ``out``."""
+
+    def __init__(self, work: Path | None, out: Path) -> None:
+        self.keep = work is not None
+        if work is None:
+            out.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
+        self.path = work
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.keep:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hypnograms: Sequence[Path] = (),
+                     hypnogram_format: str = "auto", mapping: StageMapping | None = None,
+                     options: StageOptions | None = None, settings: PrepareSettings | None = None,
+                     work: Path | None = None, staging_head: Path | None = None,
+                     notify: Notify | None = None) -> list[Recording]:
+    """Stage each recording (module docstring); returns them with their errors, if any.
+    ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
+    options, settings = options or StageOptions(), settings or PrepareSettings()
+    sources = check_recordings([Path(p) for p in paths], Path(out))
+    scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, mapping or StageMapping())
+    models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
+    runner = StagingRunner(models.path("staging"), settings.device)
+
+    def stage(recording: Recording) -> None:
+        _, outputs = stage_one(recording, runner, scored.get(recording.source), options, models)
+        outputs.write(Path(out), recording.key)
+
+    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage)
+
+
+def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
+              models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
+    """Stage one prepared recording and render its outputs (nothing is written here)."""
+    assert recording.embeddings is not None
+    info = recording_info(recording)
+    night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
+                        start_time=info.start_time)
+    about = {
+        "recording": {"file": str(recording.source),
+                      "start_time": info.start_time.isoformat() if info.start_time else None,
+                      "duration_s": info.duration,
+                      "epochs": night.hypnogram.n_epochs, "modalities": info.modalities,
+                      "modalities_missing": info.missing},
+        "scored_hypnogram": str(scored.source) if scored is not None and scored.source else None,
+        "model": {"base": str(models.path("base")), "staging": str(models.path("staging")),
+                  "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
+    }
+    return night, render_night(night, scored=scored, title=title or recording.source.name,
+                               detail_5s=options.detail_5s, plot=options.plot, about=about)

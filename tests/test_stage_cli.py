@@ -1,0 +1,174 @@
+"""``sleepfm stage`` end to end on a synthetic 10-minute night with a known hypnogram, with the
+release-layout random-weight checkpoints of ../shared: the three outputs, statistics that match
+the hand-computed ones, and bad input refused in one line with nothing half written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sleepfm.cli.app import main
+from sleepfm.clinical.models import StagingRunner
+
+from .helpers_clinical import (
+    COMPAT,
+    NIGHT,
+    assert_refused,
+    error_lines,
+    token_probabilities,
+    write_night,
+)
+
+# Hand-computed statistics of NIGHT (see helpers_clinical): window = the 20 epochs.
+EXPECTED = {"time_in_bed": 10.0, "total_sleep_time": 7.0, "sleep_efficiency": 70.0, "sleep_onset_latency": 1.0,
+            "sleep_period_time": 8.5, "waso": 2.0, "rem_latency": 4.5, "awakenings": 3,
+            "stage_minutes": {"W": 3.0, "N1": 1.0, "N2": 3.5, "N3": 1.0, "REM": 1.5, "UNS": 0.0}}
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> tuple[Path, Path]:
+    return write_night(tmp_path / "night.edf", hypnogram=tmp_path / "night-hypnogram.edf"), \
+        tmp_path / "night-hypnogram.edf"
+
+
+def _matches(stats: dict, expected: dict) -> None:
+    for key, value in expected.items():
+        assert stats[key] == pytest.approx(value), key
+
+
+@pytest.mark.slow
+def test_stage_writes_the_three_outputs_and_hand_checked_statistics(shared: Path, night, tmp_path: Path,
+                                                                      capsys) -> None:
+    edf, hypnogram = night
+    out = tmp_path / "out"
+    code = main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out),
+                 "--hypnogram", str(hypnogram), "--detail-5s"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["night.hypnogram-5s.csv", "night.hypnogram.csv", "night.png",
+                                                     "night.stats.json"]  # the work folder is gone
+    table = pd.read_csv(out / "night.hypnogram.csv")
+    assert len(table) == 20 and table["onset"].tolist() == [30.0 * i for i in range(20)]
+    assert table["clock_time"].iloc[0] == "2024-03-01T22:30:00"
+    assert len(pd.read_csv(out / "night.hypnogram-5s.csv")) == 120
+    assert (out / "night.png").read_bytes()[:4] == b"\x89PNG"
+
+    stats = json.loads((out / "night.stats.json").read_text())
+    assert stats["recording"]["duration_s"] == 600.0 and stats["recording"]["epochs"] == 20
+    assert stats["recording"]["modalities"] == ["BAS", "RESP", "EKG", "EMG"]
+    _matches(stats["scored"], EXPECTED)
+    # The random-weight model's night: its statistics follow from its own table.
+    predicted = table["stage"].tolist()
+    sleep = [s != "W" for s in predicted]
+    assert stats["predicted"]["total_sleep_time"] == sum(sleep) * 0.5
+    assert stats["predicted"]["stage_minutes"]["W"] == predicted.count("W") * 0.5
+    truth = ["W" if s == 0 else "REM" if s == 4 else f"N{s}" for s in NIGHT]
+    assert stats["agreement"]["accuracy"] == pytest.approx(sum(a == b for a, b in zip(truth, predicted,
+                                                                                      strict=True)) / 20)
+    assert "night.hypnogram.csv" in captured.out
+
+
+@pytest.mark.slow
+def test_known_model_output_gives_the_hand_computed_night(shared: Path, night, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """The staging head replaced by known probabilities: every figure of the predicted night is
+    the hand-computed one, through the whole pipeline (preprocess, embed, fold, statistics), here
+    called through the Python API."""
+    import sleepfm
+    from sleepfm.clinical.stage import StageOptions
+
+    edf, hypnogram = night
+    monkeypatch.setattr(StagingRunner, "probabilities", lambda self, path: token_probabilities(NIGHT))
+    out = tmp_path / "out"
+    (recording,) = sleepfm.stage(edf, shared / COMPAT, out, hypnograms=[hypnogram],
+                                 options=StageOptions(plot=False))
+    assert recording.ok and recording.key == "night"
+    stats = json.loads((out / "night.stats.json").read_text())
+    _matches(stats["predicted"], EXPECTED)
+    assert stats["agreement"]["accuracy"] == 1.0 and stats["agreement"]["kappa"] == 1.0
+    assert not (out / "night.png").exists()
+
+
+def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, capsys) -> None:
+    compat = str(shared / COMPAT)
+    not_edf = tmp_path / "notes.edf"
+    not_edf.write_text("hello")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cases = [
+        (["stage", str(tmp_path / "absent.edf"), "--checkpoints", compat, "--out", str(tmp_path / "o1")], 1,
+         "absent.edf: file not found"),
+        (["stage", str(not_edf), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o2")], 1,
+         "no model_base, model_sleep_staging"),
+        (["stage", str(not_edf), "--checkpoints", compat, "--out", str(a_file)], 2, "--out is a file"),
+        (["stage", str(not_edf), "--checkpoints", compat, "--out", str(tmp_path / "o3"), "--hypnogram",
+          str(not_edf), "--hypnogram", str(not_edf)], 2, "2 --hypnogram for 1 recordings"),
+        (["stage", str(not_edf), "--checkpoints", compat, "--out", str(tmp_path / "o4"), "--hypnogram",
+          str(not_edf)], 1, "not a hypnogram format sleepfm recognises"),
+        (["stage", str(not_edf), "--checkpoints", compat, "--out", str(tmp_path / "o5"), "--unscored", "X"], 2,
+         "unscored: 'X' is not a stage"),
+    ]
+    assert_refused(main, cases, capsys)
+    assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3", "o4", "o5"))
+
+
+@pytest.mark.slow
+def test_a_recording_that_fails_is_reported_and_the_others_are_staged(shared: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    good = write_night(tmp_path / "good.edf", NIGHT[:10])
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(b"0       " + b"garbage" * 40)
+    out = tmp_path / "out"
+    code = main(["stage", str(good), str(bad), "--checkpoints", str(shared / COMPAT), "--out", str(out),
+                 "--no-plot"])
+    err = capsys.readouterr().err
+    assert code == 1
+    (line,) = error_lines(err)
+    assert line.startswith(f"error: {bad}: preprocess failed:") and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.hypnogram.csv", "good.stats.json"]
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_head_replaces_the_published_one(shared: Path, tmp_path: Path, capsys) -> None:
+    """A sleepfm-format staging head (as `sleepfm finetune` saves it) given by --staging-head; its
+    positional encoding (64 steps) is shorter than the night (120), so it stages in windows."""
+    from sleepfm import registry
+    from sleepfm.checkpoints import save_model
+
+    cls = registry.get("heads", "lstm-staging")
+    head = cls.from_config({"embed_dim": 128, "num_heads": 2, "pooling_head": 2, "dim_feedforward": 32,
+                            "max_seq_length": 64})
+    folder = save_model(head, tmp_path / "best")
+    edf = write_night(tmp_path / "night.edf")
+    out = tmp_path / "out"
+    assert main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out), "--no-plot",
+                 "--staging-head", str(folder)]) == 0, capsys.readouterr().err
+    stats = json.loads((out / "night.stats.json").read_text())
+    assert stats["model"]["staging"] == str(folder) and stats["recording"]["epochs"] == 20
+    assert main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out),
+                 "--staging-head", str(tmp_path)]) == 1
+    assert "no config.json in the checkpoint folder" in error_lines(capsys.readouterr().err)[0]
+
+
+@pytest.mark.slow
+def test_an_unexpected_error_in_one_recording_spares_the_others(shared: Path, tmp_path: Path, monkeypatch,
+                                                                 capsys) -> None:
+    first = write_night(tmp_path / "first.edf", NIGHT[:10])
+    second = write_night(tmp_path / "second.edf", NIGHT[:10], seed=1)
+    original = StagingRunner.probabilities
+
+    def flaky(self, path):  # type: ignore[no-untyped-def]
+        if path.stem == "first":
+            raise RuntimeError("CUDA error: device-side assert triggered")
+        return original(self, path)
+
+    monkeypatch.setattr(StagingRunner, "probabilities", flaky)
+    out = tmp_path / "out"
+    assert main(["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out),
+                 "--no-plot"]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line
+    assert sorted(p.name for p in out.iterdir()) == ["second.hypnogram.csv", "second.stats.json"]
