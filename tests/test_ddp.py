@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -88,9 +89,11 @@ def losses_and_grads(rows: slice, wrap) -> dict[str, object]:
     return results
 
 
-def _worker(rank: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch_dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+def _worker(rank: int, out: str) -> None:
+    # A file store in the test's own folder: no port that another test could take in between,
+    # and a collective stuck for two minutes fails the test instead of hanging the suite.
+    torch_dist.init_process_group("gloo", init_method=f"file://{Path(out) / 'rendezvous'}", rank=rank,
+                                  world_size=WORLD, timeout=timedelta(seconds=120))
     try:
         share = BATCH // WORLD
         results = losses_and_grads(slice(rank * share, (rank + 1) * share), DistributedDataParallel)
@@ -109,8 +112,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, make_plugin) -> No
     write_embedding_cohort(tmp_path, ids)
     write_outcomes(tmp_path, ids)
     # spawn, not fork: forking a process that already runs torch and pytest-xdist threads can deadlock.
-    torch.multiprocessing.start_processes(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD,
-                                          start_method="spawn")
+    torch.multiprocessing.start_processes(_worker, args=(str(tmp_path),), nprocs=WORLD, start_method="spawn")
     single_validation = diagnosis_validation(tmp_path, 0, 1)
     single = losses_and_grads(slice(None), lambda module: module)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from sleepfm.cli.console import out
@@ -52,13 +53,18 @@ def plugins_command(
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
 
+    columns = ("kind", "name", "plugin", "distribution", "version", "description")
     table = Table(title="sleepfm plugins", show_lines=False)
-    # Identifiers never wrap (they are copied into configs); only the description folds.
-    for column in ("kind", "name", "plugin", "distribution", "version"):
-        table.add_column(column, no_wrap=True)
+    # Identifiers are copied into configs, so they fold rather than lose characters to "…"
+    # on a narrow terminal; the description takes whatever width is left.
+    for column in columns[:-1]:
+        widest = max((len(row[column]) for row in rows), default=len(column))
+        table.add_column(column, overflow="fold", min_width=min(widest, 24))
     table.add_column("description", overflow="fold", ratio=1)
     for row in rows:
-        table.add_row(*(row[c] for c in ("kind", "name", "plugin", "distribution", "version", "description")))
-    out.print(table)
+        table.add_row(*(row[c] for c in columns))
+    # Piped into a file or grep, the table keeps its natural width instead of 80 columns.
+    console = out if out.is_terminal else Console(width=max(out.width, 240), soft_wrap=True)
+    console.print(table)
     if not rows:
         out.print(f"no {kind} registered")
