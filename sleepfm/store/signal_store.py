@@ -41,6 +41,7 @@ import numpy as np
 from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.store.chunk_reader import ChunkLayout, chunk_layout, read_into
 from sleepfm.store.compression import Compression, EncodedChannel, encode
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class SignalStore:
                              fix="re-run `sleepfm preprocess` for this study") from None
         attrs = self._file.attrs
         self.published = _text(attrs.get("format")) != FORMAT
+        self._layouts: dict[str, ChunkLayout | None] = {}
         #: True when the file stores no rate and :data:`PUBLISHED_RATE` is assumed.
         self.rate_assumed = "sampling_rate" not in attrs
         if "sampling_rate" in attrs:
@@ -152,14 +154,24 @@ class SignalStore:
 
     def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Samples ``[start, stop)`` of channel ``name`` as float32."""
-        dataset = self._file[name]
-        return dataset[start:stop].astype(np.float32)
+        length = self._file[name].shape[0]
+        start, stop, _ = slice(start, stop).indices(length)
+        return self.read_block([name], start, max(start, stop))[0]
 
     def read_block(self, names: list[str], start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` of several channels as float32 (C, stop - start)."""
+        """Samples ``[start, stop)`` of several channels as float32 (C, stop - start).
+
+        gzip-compressed and uncompressed chunks are inflated without holding the GIL
+        (:mod:`sleepfm.store.chunk_reader`), so a reading thread does not stall compute.
+        """
         out = np.empty((len(names), stop - start), dtype=np.float32)
         for i, name in enumerate(names):
-            out[i] = self._file[name][start:stop]
+            dataset = self._file[name]
+            if name not in self._layouts:
+                self._layouts[name] = chunk_layout(dataset)
+            layout = self._layouts[name]
+            if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
+                out[i] = dataset[start:stop]
         return out
 
     def close(self) -> None:
