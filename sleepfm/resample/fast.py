@@ -34,8 +34,8 @@ from fractions import Fraction
 
 import numpy as np
 from numpy.typing import DTypeLike
-from scipy import signal
 
+from sleepfm.resample.iir import lfilter, lfilter_zi
 from sleepfm.resample.published import fft_upsample, grids, lowpass_coefficients, output_length, standardise
 from sleepfm.resample.spectral import SpectralPath
 
@@ -102,7 +102,7 @@ class Resampler:
         if self.filtered:
             self.b, self.a = lowpass_coefficients(self.file_rate, self.target)
             self.edge = 3 * max(len(self.a), len(self.b))  # scipy's default padlen
-            self.zi = signal.lfilter_zi(self.b, self.a)
+            self.zi = lfilter_zi(self.b, self.a)
             if self.step is not None:
                 rho = float(np.abs(np.roots(self.a)).max())
                 memory = math.ceil(1.5 * math.log(_DECAY) / math.log(rho)) + 32
@@ -200,9 +200,7 @@ class Resampler:
         for view in (padded, padded[::-1]):  # forward, then backward over the forward output
             state = self.zi * view[0]
             for start in range(0, view.shape[0], _BLOCK):
-                view[start : start + _BLOCK], state = signal.lfilter(
-                    self.b, self.a, view[start : start + _BLOCK], zi=state
-                )
+                view[start : start + _BLOCK], state = lfilter(self.b, self.a, view[start : start + _BLOCK], state)
 
     def _pick(self, x: PaddedSignal) -> np.ndarray:
         """Step 3: the file-rate signal at the output grid, contiguous (as ``np.interp`` returns it).

@@ -14,7 +14,9 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from scipy import fft, signal
+from scipy import fft
+
+from sleepfm.resample.iir import filtfilt, frequency_response
 
 # Rows of the short inverse transforms done per call: bounds their temporaries to ~8 MB.
 _BATCH_BYTES = 8 << 20
@@ -52,8 +54,8 @@ class SpectralPath:
 
         keep, length = self.keep, self.length
         ends = self._evaluate(spectrum, count=2 * length)
-        tail = signal.filtfilt(self.b, self.a, ends[:length])[length - keep :]
-        head = signal.filtfilt(self.b, self.a, ends[length:])[:keep]
+        tail = filtfilt(self.b, self.a, ends[:length])[length - keep :]
+        head = filtfilt(self.b, self.a, ends[length:])[:keep]
 
         short = big // step
         result = self._interior(spectrum * self._gain(n), n, out[:short])
@@ -68,7 +70,7 @@ class SpectralPath:
             gain = self._gains.get(n)
             if gain is None:
                 omega = 2 * np.pi * np.arange(n // 2 + 1) / self.big
-                _, response = signal.freqz(self.b, self.a, worN=omega)
+                response = frequency_response(self.b, self.a, omega)
                 gain = (response.real**2 + response.imag**2) / self.step
                 self._gains[n] = gain
         return gain
