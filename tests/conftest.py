@@ -17,16 +17,9 @@ from pathlib import Path
 import pytest
 
 from sleepfm import registry
+from sleepfm.testing import shared  # noqa: F401  (the fixture, shared with plugin packages' tests)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: reference and real-recording tests need ../shared beside the checkout")
-    return SHARED
 
 
 @pytest.fixture(autouse=True)
