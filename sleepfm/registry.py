@@ -22,7 +22,6 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -30,96 +29,23 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from sleepfm import hookspecs
-from sleepfm.errors import DuplicateComponentError, RegistryError, UnknownComponentError
+from sleepfm.errors import DuplicateComponentError, UnknownComponentError
+from sleepfm.registry_records import (  # re-exported: the registry's public records
+    COMMANDS,
+    DISTRIBUTION,
+    KINDS,
+    ComponentEntry,
+    PluginFailure,
+    PluginInfo,
+    PluginWarning,
+    first_doc_line,
+    make_entry,
+)
 
 if TYPE_CHECKING:
     import typer
 
 ENTRY_POINT_GROUP = "sleepfm"
-DISTRIBUTION = "sleepfm"
-
-#: Component kinds, each with its hook ``sleepfm_register_<kind>`` and the singular used in messages.
-KINDS: dict[str, str] = {
-    "readers": "signal reader",
-    "label_readers": "label reader",
-    "channel_mappers": "channel mapper",
-    "tokenizers": "tokenizer",
-    "poolers": "pooler",
-    "models": "model",
-    "heads": "head",
-    "losses": "loss",
-    "cohorts": "cohort",
-}
-#: Not a component kind, but listed by ``sleepfm plugins`` next to them.
-COMMANDS = "commands"
-
-
-class PluginWarning(UserWarning):
-    """A third-party plugin failed to import or register; the rest of sleepfm works on."""
-
-
-@dataclass(frozen=True)
-class PluginInfo:
-    """Where a plugin came from."""
-
-    name: str
-    module: str
-    distribution: str
-    version: str
-
-    @property
-    def builtin(self) -> bool:
-        return self.distribution == DISTRIBUTION
-
-
-@dataclass
-class ComponentEntry:
-    """One registered component."""
-
-    kind: str
-    name: str
-    target: Any
-    description: str
-    plugin: PluginInfo
-    overrides: PluginInfo | None = None
-    _loaded: Any = field(default=None, repr=False)
-
-    def load(self) -> Any:
-        """The component itself, importing it first when it was registered as ``"module:attr"``."""
-        if self._loaded is None:
-            if isinstance(self.target, str):
-                module_name, _, attr = self.target.partition(":")
-                obj: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    obj = getattr(obj, part)
-                self._loaded = obj
-            else:
-                self._loaded = self.target
-        return self._loaded
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "plugin": self.plugin.name,
-            "distribution": self.plugin.distribution,
-            "version": self.plugin.version,
-            "description": self.description,
-        }
-
-
-@dataclass(frozen=True)
-class PluginFailure:
-    plugin: PluginInfo
-    stage: str  # "import", "registration" or "commands"
-    error: BaseException
-
-    def __str__(self) -> str:
-        return (
-            f"plugin {self.plugin.name!r} from distribution {self.plugin.distribution} "
-            f"{self.plugin.version} failed at {self.stage} and was skipped: "
-            f"{type(self.error).__name__}: {self.error}"
-        )
 
 
 def _env_list(var: str) -> list[str] | None:
@@ -127,14 +53,6 @@ def _env_list(var: str) -> list[str] | None:
     if value is None:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def _first_doc_line(obj: Any) -> str:
-    doc = obj if isinstance(obj, str) else getattr(obj, "__doc__", None) or ""
-    for line in doc.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def check_kind(kind: str, *, allow_commands: bool = False) -> str:
@@ -293,7 +211,7 @@ class Registry:
                     _info: PluginInfo = info,
                     _calls: list = calls,
                 ) -> None:
-                    _calls.append((_kind, _make_entry(_kind, name, component, description, _info), override))
+                    _calls.append((_kind, make_entry(_kind, name, component, description, _info), override))
 
                 try:
                     function(register=register)
@@ -389,30 +307,13 @@ def _selected(info: PluginInfo, only: list[str]) -> bool:
     return info.name in only or info.distribution in {_canonical(o) for o in only}
 
 
-def _make_entry(kind: str, name: str, component: Any, description: str | None, info: PluginInfo) -> ComponentEntry:
-    if not isinstance(name, str) or not name:
-        raise RegistryError(f"plugin {info.name!r} registered a {KINDS[kind]} without a name")
-    if isinstance(component, str):
-        if ":" not in component:
-            raise RegistryError(
-                f"lazy {KINDS[kind]} {name!r} of plugin {info.name!r} is {component!r}",
-                fix="write lazy components as 'package.module:Attribute'",
-            )
-        if not description:
-            raise RegistryError(
-                f"lazy {KINDS[kind]} {name!r} of plugin {info.name!r} has no description",
-                fix="pass description= when registering an import string",
-            )
-    return ComponentEntry(kind, name, component, description or _first_doc_line(component), info)
-
-
 def _command_help(app: typer.Typer) -> dict[str, str]:
     """Name → first help line of every command and command group on ``app``."""
     found: dict[str, str] = {}
     for command in app.registered_commands:
         callback = command.callback
         name = command.name or (callback.__name__.replace("_", "-") if callback else "")
-        found[name] = _first_doc_line(command.help) if command.help else _first_doc_line(callback)
+        found[name] = first_doc_line(command.help) if command.help else first_doc_line(callback)
     for group in app.registered_groups:
         info = group.typer_instance.info if group.typer_instance else None
         name = group.name or (info.name if info else "") or ""
