@@ -81,7 +81,8 @@ def test_weights_of_another_network_get_a_hint(tmp_path: Path) -> None:
 def test_module_prefix_is_optional_and_training_checkpoints_load(tmp_path: Path) -> None:
     folder = published_base(tmp_path / "base")
     reference = sleepfm.load_model(folder).state_dict()
-    bare = {k.removeprefix("module."): v for k, v in torch.load(folder / "best.pt")["state_dict"].items()}
+    published = torch.load(folder / "best.pt", weights_only=True)["state_dict"]
+    bare = {k.removeprefix("module."): v for k, v in published.items()}
     (folder / "best.pt").unlink()
     torch.save({"epoch": 3, "state_dict": bare, "optim_dict": {}, "temperature": 0.5}, folder / "checkpoint.pt")
     loaded = load_checkpoint(folder)
@@ -125,7 +126,7 @@ def test_our_own_model_exports_to_the_published_layout(tmp_path: Path) -> None:
     config = json.loads((tmp_path / "published" / "config.json").read_text())
     assert config["model"] == "SleepEventLSTMClassifier" and config["model_params"]["num_classes"] == 4
     assert set(read_weights(tmp_path / "published" / "best.pth")) == set(head.state_dict())
-    assert next(iter(torch.load(tmp_path / "published" / "best.pth"))).startswith("module.")
+    assert next(iter(torch.load(tmp_path / "published" / "best.pth", weights_only=True))).startswith("module.")
     assert load_checkpoint(tmp_path / "published").name == "lstm-staging"
     # A network the published classes cannot express stays in our format.
     save_model(small_model(), tmp_path / "small")

@@ -115,7 +115,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, make_plugin) -> No
     torch.multiprocessing.start_processes(_worker, args=(str(tmp_path),), nprocs=WORLD, start_method="spawn")
     single_validation = diagnosis_validation(tmp_path, 0, 1)
     single = losses_and_grads(slice(None), lambda module: module)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     for name, expected in single.items():
         for rank in ranks:
             reported = rank[name]
