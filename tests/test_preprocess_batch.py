@@ -183,3 +183,25 @@ def test_the_api_function_survives_importing_the_package(tmp_path: Path) -> None
     (source,) = _studies(tmp_path / "in", 1, seconds=10)
     assert sleepfm.preprocess(source, tmp_path / "out").count("done") == 1
     assert os.path.exists(tmp_path / "out" / "s0.h5")
+
+
+def test_a_hypnogram_in_a_folder_is_set_aside_but_named_alone_it_fails(
+        tmp_path: Path, shared: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    folder = tmp_path / "in"
+    _studies(folder, 1)
+    hypnogram = Path(shutil.copy(shared / "data" / "psg" / "sleep-edf" / "SC4001EC-Hypnogram.edf", folder))
+    assert main(["preprocess", str(folder), "--out", str(tmp_path / "out")]) == 0
+    summary = "1 converted, 0 already done, 0 failed, 1 annotation-only file (hypnograms) set aside"
+    assert summary in capsys.readouterr().out
+    with open(tmp_path / "out" / "manifest.csv", newline="") as handle:
+        rows = {Path(row["file"]).name: row for row in csv.DictReader(handle)}
+    assert rows["s0.edf"]["status"] == "done"
+    assert rows[hypnogram.name]["status"] == "ignored" and rows[hypnogram.name]["output"] == ""
+    assert "sleepfm hypnogram" in rows[hypnogram.name]["warnings"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.h5")) == ["s0.h5"]
+
+    assert main(["preprocess", str(hypnogram), "--out", str(tmp_path / "alone")]) == 1
+    assert "only annotations" in capsys.readouterr().err
+    assert not list((tmp_path / "alone").glob("*.h5"))

@@ -80,7 +80,9 @@ def preprocess_command(
         report = run_batch(resolved, on_result=arrived, on_start=started)  # type: ignore[arg-type]
 
     done, skipped, failed = report.count("done"), report.count("skipped"), len(report.failures)
-    stdout.print(f"{done} converted, {skipped} already done, {failed} failed → {report.out} "
+    ignored = report.count("ignored")
+    aside = f", {ignored} annotation-only file{'s' * (ignored != 1)} (hypnograms) set aside" if ignored else ""
+    stdout.print(f"{done} converted, {skipped} already done, {failed} failed{aside} → {report.out} "
                  f"(manifest: {report.manifest.name})", highlight=False)
     if failed:
         err.print(f"[bold red]{failed} of {len(report.results)} studies failed:[/]")

@@ -33,6 +33,7 @@ from sleepfm.config.preprocess import PreprocessConfig
 from sleepfm.errors import InputError, UsageError
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
+from sleepfm.read.edf_header import is_annotation_file
 from sleepfm.store.compression import Compression
 from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
 
@@ -59,21 +60,28 @@ class BatchReport:
 
 
 # ---------------------------------------------------------------------------- inputs
-def discover(inputs: list[Path], extensions: tuple[str, ...]) -> list[Path]:
-    """Files given directly, plus every file with a reader's extension under given folders."""
+def discover(inputs: list[Path], extensions: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """``(recordings, annotation files)``: files given directly, plus every file with a reader's
+    extension under given folders.
+
+    An EDF+ file found in a folder that holds only annotations (a Sleep-EDF or HMC
+    hypnogram beside its recording) is set aside, not failed: a folder of studies routinely
+    has them. Given by name, it is converted and fails with the reason.
+    """
     found: dict[Path, None] = {}
+    annotations: dict[Path, None] = {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
                 hidden = candidate.name.startswith(".")
                 if candidate.is_file() and candidate.suffix.lower() in extensions and not hidden:
-                    found[candidate] = None
+                    (annotations if is_annotation_file(candidate) else found)[candidate] = None
         elif path.exists():
             found[path] = None
         else:
             raise UsageError(f"input not found: {path}", fix="check the path; folders are searched recursively")
-    return sorted(found)
+    return sorted(found), sorted(a for a in annotations if a not in found)
 
 
 def select_shard(jobs: list[Job], shard: str | None) -> list[Job]:
@@ -239,8 +247,10 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     for stale in remove_stale_temporaries(out):
         log.info("removed %s, left by a run that was killed", stale.name)
 
-    every = assign_outputs(discover(list(config.inputs), signal_extensions()), out)
-    selected = select_shard(every, config.shard)
+    recordings, annotation_files = discover(list(config.inputs), signal_extensions())
+    selected = select_shard(assign_outputs(recordings, out), config.shard)
+    if config.shard is not None and not config.shard.startswith("0/"):
+        annotation_files = []  # listed once, by the first shard
     jobs, report = [], BatchReport(out, out / manifest_name(config.shard))
     manifest = Manifest(report.manifest)
     skipped = []
@@ -264,6 +274,9 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
 
     for result in skipped:
         record(result)
+    for source in annotation_files:
+        record(StudyResult(str(source), "", "ignored", warnings=[
+            "holds only annotations (a hypnogram, not a recording): read it with sleepfm hypnogram"]))
     processes, threads = plan_workers(config.workers, len(jobs), config.threads)
     results: Iterator[StudyResult]
     if not jobs:

@@ -65,7 +65,7 @@ class StudyResult:
 
     file: str
     output: str
-    status: str  # "done", "skipped" or "failed"
+    status: str  # "done", "skipped" (already complete), "ignored" (annotations only) or "failed"
     channels: int = 0
     modalities: list[str] = field(default_factory=list)
     duration: float = 0.0

@@ -148,6 +148,18 @@ def _start_time(date: str, time: str, path: Path) -> datetime | None:
         return None
 
 
+def is_annotation_file(path: Path) -> bool:
+    """Whether ``path`` is a readable EDF+/BDF+ file whose every signal is an annotation signal.
+
+    Any file that cannot be read as EDF says False: reading it properly gives the reason.
+    """
+    try:
+        header = read_edf_header(path)
+    except InputError:
+        return False
+    return bool(header.signals) and not header.data_signals
+
+
 def read_edf_header(path: Path) -> EdfHeader:
     """Read and check the header of ``path``; raise :class:`InputError` with the reason if bad."""
     path = Path(path)
