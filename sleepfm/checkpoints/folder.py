@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from sleepfm.errors import CheckpointError, UsageError
+from sleepfm.json_input import read_json
 
 from .published import (
     PUBLISHED_CLASSES,
@@ -74,10 +75,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError("no config.json in the checkpoint folder", where=path.parent,
                               fix="a checkpoint folder holds config.json beside its weights")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"config.json is not valid JSON ({exc})", where=path) from None
+    data = read_json(path, "config.json", error=CheckpointError)
     if not isinstance(data, dict):
         raise CheckpointError("config.json must hold a JSON object", where=path)
     return data

@@ -7,24 +7,19 @@ what this mapper does — the way to reproduce published behaviour bit for bit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import Modality
+from sleepfm.json_input import read_json
 
 
 def read_channel_table(path: Path) -> dict[str, Modality]:
     """Label → modality from a published-shape JSON file, with one-line errors."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("channel map not found", where=path, fix="check the path given to --channel-map") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"channel map is not valid JSON ({exc})", where=path) from None
+    data = read_json(path, "channel map", missing_fix="check the path given to --channel-map")
     if not isinstance(data, dict):
         raise InputError("channel map must be a JSON object of modality → list of labels", where=path)
     table: dict[str, Modality] = {}

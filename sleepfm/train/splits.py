@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sleepfm.errors import InputError
+from sleepfm.json_input import read_json
 
 #: NSRR cohort naming: the participant is the part after the visit.
 NSRR_PARTICIPANT_RULES: tuple[tuple[str, str], ...] = (
@@ -60,12 +61,7 @@ class SplitFile:
 def read_split_file(path: Path, root: Path | None = None) -> SplitFile:
     """Read a ``dataset_split.json``-shaped file, resolving relative paths against ``root``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("split file not found", where=path, fix="check data.split.file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"split file is not valid JSON ({exc})", where=path) from None
+    data = read_json(path, "split file", missing_fix="check data.split.file")
     if not isinstance(data, dict) or not all(
         isinstance(v, list) and all(isinstance(p, str) for p in v) for v in data.values()
     ):

@@ -1,0 +1,25 @@
+"""Reading a user-supplied JSON file with the one-line errors every caller wants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sleepfm.errors import InputError, SleepfmError
+
+
+def read_json(path: Path, what: str, *, missing_fix: str | None = None,
+              error: type[SleepfmError] = InputError) -> Any:
+    """The parsed contents of ``path``; ``what`` names the file in messages ("channel map").
+
+    A missing file and invalid JSON (or text that is not UTF-8) raise ``error`` naming the
+    file; the shape of the contents is the caller's to check.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found", where=path, fix=missing_fix) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{what} is not valid JSON ({exc})", where=path) from None
