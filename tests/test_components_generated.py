@@ -120,10 +120,10 @@ def test_a_third_party_pooler_goes_through_the_same_checks(make_plugin, tmp_path
         from typing import Any
         import torch
         from sleepfm import hookimpl
-        from sleepfm.interfaces.component import ComponentConfig
+        from sleepfm.config.base import ConfigModel
         from sleepfm.interfaces.pooler import Pooler
 
-        class MaxConfig(ComponentConfig):
+        class MaxConfig(ConfigModel):
             embed_dim: int = 8
 
         class MaxPooler(Pooler):

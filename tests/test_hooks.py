@@ -63,7 +63,7 @@ def test_hook_sleepfm_register_label_readers(make_plugin) -> None:
             return Hypnogram(stages=[int(c) for c in open(path).read().strip()])
     '''
     reg = _install(make_plugin, "sleepfm_register_label_readers", "one-line", "OneLine", body,
-                   "from sleepfm.interfaces.label_reader import Hypnogram, LabelReader")
+                   "from sleepfm.plugin import Hypnogram, LabelReader")
     hypnogram = reg.get("label_readers", "one-line")().read(Path(__file__).with_name("data_stages.txt"))
     assert hypnogram.counts()["W"] == 2 and hypnogram.counts()["REM"] == 1
 
@@ -83,7 +83,7 @@ def test_hook_sleepfm_register_channel_mappers(make_plugin) -> None:
 
 
 TORCH_BODY = '''
-    class Cfg(ComponentConfig):
+    class Cfg(ConfigModel):
         width: int = 4
 
     class {cls}({base}):
@@ -104,7 +104,7 @@ TORCH_BODY = '''
 def _torch_component(make_plugin, hook: str, name: str, base: str, module: str, extra: str = "") -> object:
     body = TORCH_BODY.format(cls="Thing", base=base, what=name, extra=extra)
     reg = _install(make_plugin, hook, name, "Thing", body,
-                   f"import torch\n    from sleepfm.interfaces.component import ComponentConfig\n"
+                   f"import torch\n    from sleepfm.config.base import ConfigModel\n"
                    f"    from sleepfm.interfaces.{module} import {base}")
     component = reg.get(hook.removeprefix("sleepfm_register_"), name).from_config({"width": 3})
     assert component(*component.example_inputs()).shape == (2, 3)

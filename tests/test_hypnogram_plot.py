@@ -10,7 +10,7 @@ import pytest
 from matplotlib.image import imread
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram
+from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.report.hypnogram_plot import plot_hypnogram, render_hypnogram
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sleepfm.errors import UsageError
-from sleepfm.interfaces.label_reader import Hypnogram
-from sleepfm.labels.epochs import fold_probabilities, fold_stages, infer_epoch_seconds, runs_to_stages
+from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
+from sleepfm.labels.hypnogram import Hypnogram, fold_probabilities, fold_stages
 from sleepfm.labels.vocabulary import events_frame
 
 W, N1, N2, N3, R, U = 0, 1, 2, 3, 4, -1

@@ -10,9 +10,9 @@ import pytest
 
 import sleepfm
 from sleepfm.errors import InputError, UnknownComponentError, UsageError
-from sleepfm.interfaces.label_reader import Hypnogram
 from sleepfm.labels import detect_format, read_hypnogram
 from sleepfm.labels.csv_tables import write_epoch_csv, write_published_csv
+from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import canonical_event, make_mapping
 
 W, N1, N2, N3, R, U = 0, 1, 2, 3, 4, -1

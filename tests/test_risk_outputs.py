@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepfm.clinical.demographics import DemographicsEncoding, check_age, check_sex
 from sleepfm.clinical.risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
+from sleepfm.config.demographics import DemographicsEncoding, check_age, check_sex
 from sleepfm.errors import InputError, UsageError
 
 

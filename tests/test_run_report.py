@@ -63,7 +63,7 @@ def test_reports_list_studies_failures_and_plots(tmp_path: Path, fmt: str) -> No
 
 
 def test_shipped_run_config_is_the_default(tmp_path: Path) -> None:
-    from sleepfm.clinical.config import RunConfig, resolve_run_config
+    from sleepfm.config.run import RunConfig, resolve_run_config
 
     shipped = Path(__file__).resolve().parents[1] / "configs" / "run.yaml"
     resolved = resolve_run_config(shipped, cli={}, overrides=[])

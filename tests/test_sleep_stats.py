@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram
+from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import events_frame
 from sleepfm.report.sleep_stats import agreement, lights_from_events, sleep_statistics
 

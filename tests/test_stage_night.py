@@ -14,8 +14,8 @@ import pytest
 
 from sleepfm.clinical.night import align_scored, render_night, stage_night
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram
 from sleepfm.labels import read_hypnogram
+from sleepfm.labels.hypnogram import Hypnogram
 
 from .helpers_clinical import N3, NIGHT, START, W, token_probabilities
 

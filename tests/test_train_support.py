@@ -25,13 +25,13 @@ import torch
 from torch import nn
 from pydantic import Field
 from sleepfm import hookimpl
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.model import Model
 from sleepfm.interfaces.head import Head
 from sleepfm.interfaces.loss import Loss
 
 
-class EncoderConfig(ComponentConfig):
+class EncoderConfig(ConfigModel):
     embed_dim: int = 8
     patch_size: int = 640
     dropout: float = 0.2
@@ -59,7 +59,7 @@ class TinyEncoder(Model):
         return torch.randn(batch_size, 2, 2 * self.patch_size), torch.zeros(batch_size, 2, dtype=torch.bool)
 
 
-class HeadConfig(ComponentConfig):
+class HeadConfig(ConfigModel):
     embed_dim: int = 16
     num_classes: int = 5
     num_covariates: int = 2
@@ -119,7 +119,7 @@ class TinyCox(Head):
         return self.fc(torch.cat([night, covariates], 1))
 
 
-class NanConfig(ComponentConfig):
+class NanConfig(ConfigModel):
     at_call: int = 3
 
 

@@ -21,8 +21,8 @@ def run_cohort(plugin: str, data: str | Path, out: str | Path, checkpoints: str 
     import json
 
     from sleepfm.cohorts import load_cohort
+    from sleepfm.config.run import resolve_run_config
 
-    from .config import resolve_run_config
     from .run import run_cohort as run
 
     cli = {"cohort": {"name": plugin}, "data": str(data), "out": str(out), "checkpoints": str(checkpoints)}
@@ -45,7 +45,8 @@ def stage(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path
 def risk(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path, out: str | Path, *, age: float,
          sex: str, **options: Any) -> list[Recording]:
     """Risk tables as ``sleepfm risk`` does; keyword options as :func:`sleepfm.clinical.risk.risk_recordings`."""
-    from .demographics import check_age, check_sex
+    from sleepfm.config.demographics import check_age, check_sex
+
     from .risk import risk_recordings
 
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)

@@ -111,8 +111,8 @@ def risk_command(
     """Disease risk: per recording the log-hazard of each phecode, highest first (docs/risk.md)."""
     from pydantic import ValidationError
 
-    from sleepfm.clinical.demographics import DemographicsEncoding, check_age, check_sex
     from sleepfm.clinical.risk import risk_recordings
+    from sleepfm.config.demographics import DemographicsEncoding, check_age, check_sex
     from sleepfm.errors import UsageError
 
     years, sex_code = check_age(age), check_sex(sex)
@@ -145,9 +145,9 @@ def run_command(
     """Run a cohort end to end: discover, preprocess, embed, stage, evaluate, report (docs/run.md)."""
     from sleepfm.cli.console import error_line
     from sleepfm.cli.console import out as console
-    from sleepfm.clinical.config import resolve_run_config
     from sleepfm.clinical.run import run_cohort
     from sleepfm.cohorts import load_cohort
+    from sleepfm.config.run import resolve_run_config
 
     cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
            "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,

@@ -27,8 +27,7 @@ import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, Stage
-from sleepfm.labels.epochs import fold_probabilities
+from sleepfm.labels.hypnogram import Hypnogram, Stage, fold_probabilities
 from sleepfm.report.hypnogram_plot import render_hypnogram, write_png
 from sleepfm.report.sleep_stats import agreement, lights_from_events, sleep_statistics
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import SleepfmError
 
-from .demographics import DemographicsEncoding
 from .models import CheckpointSet, RiskRunner
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk

@@ -9,7 +9,7 @@ Files written for a recording ``<stem>``:
     conditions for one night and nights for one condition; they are not probabilities.
 ``<stem>.risk.json``
     What produced the table: the age and sex given, the covariates the head received and the
-    encoding that made them (:mod:`sleepfm.clinical.demographics`), the checkpoint, the label
+    encoding that made them (:mod:`sleepfm.config.demographics`), the checkpoint, the label
     file, how much of the night the head saw, and the ten highest rows.
 """
 

@@ -31,11 +31,11 @@ import pandas as pd
 from pydantic import BaseModel
 
 from sleepfm.config.base import atomic_write_text, save_resolved_config
+from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort, Study
 from sleepfm.labels.vocabulary import make_mapping
 
-from .config import RunConfig
 from .models import CheckpointSet, StagingRunner
 from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
 from .report import StudyRecord, build_report, write_report

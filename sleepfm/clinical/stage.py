@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleepfm.errors import UsageError
-from sleepfm.interfaces.label_reader import Hypnogram, StageMapping
+from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 from .models import CheckpointSet, StagingRunner
 from .night import NightOutputs, StagedNight, render_night, stage_night

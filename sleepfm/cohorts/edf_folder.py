@@ -45,7 +45,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import Field
 
-from sleepfm.config.base import StrictModel
+from sleepfm.config.base import ConfigModel
 from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Cohort, Study
 
@@ -60,7 +60,7 @@ SAME_STEM_SUFFIXES: tuple[str, ...] = (".xml", ".csv", ".txt", ".an")
 _SEPARATORS = "-_. "
 
 
-class EdfFolderConfig(StrictModel):
+class EdfFolderConfig(ConfigModel):
     """Parameters of ``cohort-edf`` (``cohort.params`` in a run config)."""
 
     recursive: bool = Field(True, description="Search sub-folders too.")

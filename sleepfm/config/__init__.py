@@ -9,11 +9,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sleepfm.clinical.config import RunConfig
 from sleepfm.config.base import (
     RESOLVED_CONFIG_NAME,
     ComponentSpec,
-    StrictModel,
+    ConfigModel,
     WorkflowConfig,
     apply_overrides,
     merge,
@@ -24,6 +23,7 @@ from sleepfm.config.base import (
 from sleepfm.config.embed import EmbedConfig
 from sleepfm.config.evaluate import EvaluateConfig
 from sleepfm.config.preprocess import PreprocessConfig
+from sleepfm.config.run import RunConfig
 from sleepfm.config.training import FinetuneDiagnosisConfig, FinetuneStagingConfig, PretrainConfig
 from sleepfm.errors import ConfigError
 
@@ -98,13 +98,13 @@ __all__ = [
     "RESOLVED_CONFIG_NAME",
     "WORKFLOWS",
     "ComponentSpec",
+    "ConfigModel",
     "EmbedConfig",
     "EvaluateConfig",
     "FinetuneDiagnosisConfig",
     "FinetuneStagingConfig",
     "PreprocessConfig",
     "PretrainConfig",
-    "StrictModel",
     "WorkflowConfig",
     "load_config",
     "save_resolved_config",

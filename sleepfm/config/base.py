@@ -23,26 +23,38 @@ from sleepfm.errors import ConfigError
 RESOLVED_CONFIG_NAME = "config.resolved.yaml"
 
 
-class StrictModel(BaseModel):
-    """A config section: unknown keys are errors, values are validated on assignment."""
+class ConfigModel(BaseModel):
+    """Base of every sleepfm config model: workflow configs, their sections, and the
+    hyper-parameters (``Config``) of every registered component.
+
+    Unknown keys are errors and values are validated on assignment too.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-class ComponentSpec(StrictModel):
+class ComponentSpec(ConfigModel):
     """A registry component chosen by name, with its hyper-parameters.
 
-    ``params`` is checked against the component's own ``Config`` model when the whole
-    config is validated (:func:`validate_components`), so a misspelt hyper-parameter is
-    reported as ``head.params.hiden_size`` before any training starts.
+    The one way a config names a component (a model, head, loss, cohort, or a model's
+    tokenizer and poolers): subclasses fix :attr:`kind`. ``params`` is checked against the
+    component's own ``Config`` model when the whole config is validated
+    (:func:`validate_components`), so a misspelt hyper-parameter is reported as
+    ``head.params.hiden_size`` before any training starts.
     """
 
     kind: ClassVar[str] = ""
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    def component(self) -> Any:
+        """The registered component this spec names (raises naming the registered ones)."""
+        from sleepfm import registry
 
-class WorkflowConfig(StrictModel):
+        return registry.get(self.kind, self.name)
+
+
+class WorkflowConfig(ConfigModel):
     """Base of the per-workflow models; ``workflow`` says which one a YAML file is for."""
 
     workflow: str
@@ -180,7 +192,6 @@ def validate_components(config: BaseModel, prefix: tuple[Any, ...] = ()) -> list
 
     Returns the problems as ``dotted.path: message`` strings (empty when all is well).
     """
-    from sleepfm import registry
     from sleepfm.errors import UnknownComponentError
 
     problems: list[str] = []
@@ -189,7 +200,7 @@ def validate_components(config: BaseModel, prefix: tuple[Any, ...] = ()) -> list
         loc = (*prefix, field_name)
         if isinstance(value, ComponentSpec) and value.kind:
             try:
-                component = registry.get(value.kind, value.name)
+                component = value.component()
             except UnknownComponentError as exc:
                 problems.append(f"{_dotted((*loc, 'name'))}: {exc}")
                 continue

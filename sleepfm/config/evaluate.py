@@ -12,11 +12,11 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from sleepfm.config.base import StrictModel, WorkflowConfig
+from sleepfm.config.base import ConfigModel, WorkflowConfig
 from sleepfm.config.training import DiagnosisData, StagingData
 
 
-class BootstrapConfig(StrictModel):
+class BootstrapConfig(ConfigModel):
     samples: int = Field(1000, ge=0, description="Resamples of the test studies; 0 turns the CIs off.")
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 0

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sleepfm.interfaces.label_reader import Stage
+from sleepfm.labels.hypnogram import Stage
 
 EPOCH_SECONDS = 30
 EPOCHS_PER_MINUTE = 60 // EPOCH_SECONDS

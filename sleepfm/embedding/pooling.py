@@ -25,13 +25,13 @@ import torch
 from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.pooler import Pooler
 
 SingleSlot = Literal["shortcut", "attend", "batch"]
 
 
-class AttentionPoolerConfig(ComponentConfig):
+class AttentionPoolerConfig(ConfigModel):
     """Hyper-parameters of the ``attention`` pooler."""
 
     embed_dim: PositiveInt = 128

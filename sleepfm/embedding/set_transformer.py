@@ -11,26 +11,32 @@ pooler drops in; state-dict names are the published ones (``patch_embedding``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 
-from sleepfm.interfaces.component import ComponentConfig, TorchComponent
+from sleepfm.config.base import ComponentSpec, ConfigModel
+from sleepfm.interfaces.component import TorchComponent
 from sleepfm.interfaces.model import Model
 
 from .positional import PositionalEncoding
 
 
-class ComponentRef(ComponentConfig):
-    """A sub-component chosen by registry name, with its hyper-parameters."""
+class TokenizerSpec(ComponentSpec):
+    """The model's tokenizer, by registry name, with its hyper-parameters."""
 
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    kind: ClassVar[str] = "tokenizers"
 
 
-class SetTransformerConfig(ComponentConfig):
+class PoolerSpec(ComponentSpec):
+    """One of the model's poolers, by registry name, with its hyper-parameters."""
+
+    kind: ClassVar[str] = "poolers"
+
+
+class SetTransformerConfig(ConfigModel):
     """Hyper-parameters of ``set-transformer`` (defaults: the released base model).
 
     ``embed_dim``, ``patch_size`` and ``dropout`` are handed to the parts whose configs have
@@ -44,12 +50,12 @@ class SetTransformerConfig(ComponentConfig):
     dim_feedforward: PositiveInt = 2048
     dropout: NonNegativeFloat = 0.3
     max_seq_length: PositiveInt = Field(128, description="Length of the positional encoding (patches per item).")
-    tokenizer: ComponentRef = ComponentRef(name="cnn-patch")
-    channel_pooler: ComponentRef = ComponentRef(name="attention", params={"num_heads": 8})
-    temporal_pooler: ComponentRef = ComponentRef(name="attention", params={"num_heads": 8})
+    tokenizer: TokenizerSpec = TokenizerSpec(name="cnn-patch")
+    channel_pooler: PoolerSpec = PoolerSpec(name="attention", params={"num_heads": 8})
+    temporal_pooler: PoolerSpec = PoolerSpec(name="attention", params={"num_heads": 8})
 
 
-def build_part(kind: str, ref: ComponentRef, shared: dict[str, Any]) -> TorchComponent:
+def build_part(kind: str, ref: ComponentSpec, shared: dict[str, Any]) -> TorchComponent:
     """Instantiate a registered component, filling ``shared`` values its config knows about."""
     from sleepfm import registry
 
@@ -93,9 +99,9 @@ class SetTransformer(Model):
     def test_config(cls) -> SetTransformerConfig:
         return SetTransformerConfig(
             patch_size=64, embed_dim=16, num_heads=2, num_layers=2, dim_feedforward=32, max_seq_length=16,
-            tokenizer=ComponentRef(name="cnn-patch", params={"channels": [4, 8, 16]}),
-            channel_pooler=ComponentRef(name="attention", params={"num_heads": 2, "dim_feedforward": 32}),
-            temporal_pooler=ComponentRef(name="attention", params={"num_heads": 2, "dim_feedforward": 32}),
+            tokenizer=TokenizerSpec(name="cnn-patch", params={"channels": [4, 8, 16]}),
+            channel_pooler=PoolerSpec(name="attention", params={"num_heads": 2, "dim_feedforward": 32}),
+            temporal_pooler=PoolerSpec(name="attention", params={"num_heads": 2, "dim_feedforward": 32}),
         )
 
     def tokens(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

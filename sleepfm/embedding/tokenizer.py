@@ -15,11 +15,11 @@ import torch
 from pydantic import Field, PositiveInt, field_validator
 from torch import nn
 
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.tokenizer import Tokenizer
 
 
-class CnnPatchConfig(ComponentConfig):
+class CnnPatchConfig(ConfigModel):
     """Hyper-parameters of the ``cnn-patch`` tokenizer (defaults: the published one)."""
 
     patch_size: PositiveInt = Field(640, description="Samples per patch (5 s at 128 Hz).")

@@ -153,7 +153,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Classifica
 
 def epoch_labels(token_labels: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH) -> np.ndarray:
     """30-s labels from 5-s labels by the project's folding rule (-1 = left out)."""
-    from sleepfm.labels.epochs import fold_stages
+    from sleepfm.labels.hypnogram import fold_stages
 
     return fold_stages(np.asarray(token_labels, dtype=np.int8), tokens_per_epoch)
 
@@ -162,7 +162,7 @@ def epoch_probabilities(
     probabilities: np.ndarray, valid: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean probabilities of each epoch's valid tokens (E, 5) and whether the epoch has any (E,)."""
-    from sleepfm.labels.epochs import fold_probabilities
+    from sleepfm.labels.hypnogram import fold_probabilities
 
     weights = np.asarray(valid, dtype=np.float64)[:, None]
     # Both folds divide by the same group size, so their ratio is the mean over valid tokens.
@@ -270,7 +270,7 @@ def write_staging_report(evaluation: StagingEvaluation, out_dir: Path) -> list[P
 
 def plot_study(study: StudyPredictions, path: Path) -> Path:
     """One study's predicted hypnogram, 30-s stage probabilities and scored hypnogram, as a PNG."""
-    from sleepfm.interfaces.label_reader import Hypnogram
+    from sleepfm.labels.hypnogram import Hypnogram
     from sleepfm.report.hypnogram_plot import hypnogram_figure
 
     probabilities, has_prediction = epoch_probabilities(study.probabilities, study.valid)

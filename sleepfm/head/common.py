@@ -10,12 +10,12 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sleepfm.config.base import ConfigModel
 from sleepfm.embedding.pooling import AttentionPooler, AttentionPoolerConfig
-from sleepfm.interfaces.component import ComponentConfig
 from sleepfm.interfaces.head import Head
 
 
-class HeadParams(ComponentConfig):
+class HeadParams(ConfigModel):
     """The keys of a published ``config.json`` ``model_params`` section, plus ``dim_feedforward``."""
 
     embed_dim: PositiveInt = 128

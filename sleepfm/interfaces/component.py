@@ -9,13 +9,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
 
-
-class ComponentConfig(BaseModel):
-    """Base of component hyper-parameter models: unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+from sleepfm.config.base import ConfigModel
 
 
 class TorchComponent(torch.nn.Module):
@@ -25,11 +20,11 @@ class TorchComponent(torch.nn.Module):
     argument (``cls(config)``); the instance is kept as ``self.config``.
     """
 
-    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
-    config: ComponentConfig
+    Config: ClassVar[type[ConfigModel]] = ConfigModel
+    config: ConfigModel
 
     @classmethod
-    def from_config(cls, config: ComponentConfig | dict[str, Any] | None = None) -> TorchComponent:
+    def from_config(cls, config: ConfigModel | dict[str, Any] | None = None) -> TorchComponent:
         """Build from a config instance or a plain dict (validated against :attr:`Config`)."""
         if config is None:
             config = cls.Config()
@@ -38,7 +33,7 @@ class TorchComponent(torch.nn.Module):
         return cls(config)  # type: ignore[call-arg]
 
     @classmethod
-    def test_config(cls) -> ComponentConfig:
+    def test_config(cls) -> ConfigModel:
         """A small configuration for fast generated tests (default: :attr:`Config` defaults)."""
         return cls.Config()
 

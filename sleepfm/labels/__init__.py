@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, LabelReader, StageMapping
+from sleepfm.interfaces.label_reader import LabelReader
+from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 AUTO = "auto"
 

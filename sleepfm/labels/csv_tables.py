@@ -23,8 +23,9 @@ import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError, UsageError
-from sleepfm.interfaces.label_reader import EVENT_COLUMNS, Hypnogram, LabelReader, Stage, StageMapping
-from sleepfm.labels.epochs import infer_epoch_seconds, resample_hypnogram, runs_to_stages
+from sleepfm.interfaces.label_reader import LabelReader
+from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
+from sleepfm.labels.hypnogram import EVENT_COLUMNS, Hypnogram, Stage, StageMapping, resample_hypnogram
 from sleepfm.labels.vocabulary import Scored, stage_code, stage_name
 
 PUBLISHED_EPOCH_SECONDS = 5.0

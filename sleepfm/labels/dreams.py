@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, LabelReader, Stage, StageMapping
+from sleepfm.interfaces.label_reader import LabelReader
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 from sleepfm.labels.vocabulary import Scored, stage_codes
 
 Variant = Literal["auto", "rk", "aasm"]

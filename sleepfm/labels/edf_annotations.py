@@ -23,8 +23,9 @@ from typing import ClassVar
 import numpy as np
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, LabelReader, Stage, StageMapping
+from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 from sleepfm.labels.vocabulary import EventRow, Scored, canonical_event, events_frame, stage_code
 
 _ANNOTATION_LABELS = (b"EDF Annotations", b"BDF Annotations")

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, LabelReader, Stage, StageMapping
+from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import runs_to_stages
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 from sleepfm.labels.vocabulary import EventRow, Scored, events_frame, stage_code
 
 EPOCH_SECONDS = 30.0

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sleepfm.errors import UsageError
-from sleepfm.interfaces.label_reader import EVENT_COLUMNS, Stage, StageMapping
+from sleepfm.labels.hypnogram import EVENT_COLUMNS, Stage, StageMapping
 
 Doubtful = Literal["unscored", "movement", "artefact"]
 #: A raw code after a reader's lookup: a stage, or one of the doubtful kinds.

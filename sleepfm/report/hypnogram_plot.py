@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import Hypnogram, Stage
+from sleepfm.labels.hypnogram import Hypnogram, Stage
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from sleepfm.errors import InputError, UsageError
-from sleepfm.interfaces.label_reader import Hypnogram, Stage
+from sleepfm.labels.hypnogram import Hypnogram, Stage
 
 SLEEP = (Stage.N1, Stage.N2, Stage.N3, Stage.REM)
 SCORED = (Stage.W, *SLEEP)

@@ -36,18 +36,21 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from sleepfm.cohorts.files import check_unique, require_folder, walk
-from sleepfm.cohorts.tables import (
+from sleepfm.plugin import (
     STUDY_ID,
+    Cohort,
+    ConfigModel,
+    InputError,
+    Study,
+    check_unique,
     demographics_frame,
     map_sex,
     numbers,
     outcome_frame,
     read_table,
+    require_folder,
+    walk,
 )
-from sleepfm.config.base import StrictModel
-from sleepfm.errors import InputError
-from sleepfm.interfaces.cohort import Cohort, Study
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ AGE_COLUMNS = {"age_s1": "shhs1", "age_s2": "shhs2"}
 LABEL_READERS = {"nsrr": "nsrr-xml", "profusion": "profusion-xml"}
 
 
-class OutcomeColumns(StrictModel):
+class OutcomeColumns(ConfigModel):
     """Where one outcome is in the CVD summary table."""
 
     event: str = Field(description="Column saying whether the event happened.")
@@ -78,7 +81,7 @@ DEFAULT_OUTCOMES: dict[str, OutcomeColumns] = {
 }
 
 
-class ShhsConfig(StrictModel):
+class ShhsConfig(ConfigModel):
     """Parameters of ``cohort-shhs`` (``cohort.params`` in a run config)."""
 
     annotations: Literal["nsrr", "profusion"] = Field("nsrr", description="Which XML hypnograms to use.")

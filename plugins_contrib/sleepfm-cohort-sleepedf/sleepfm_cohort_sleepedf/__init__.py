@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sleepfm import hookimpl
+from sleepfm.plugin import hookimpl
 
 __version__ = "0.1.0"
 

@@ -33,9 +33,17 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from sleepfm.cohorts.files import check_unique, require_folder, walk
-from sleepfm.cohorts.tables import demographics_frame, map_sex, numbers, read_table
-from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.plugin import (
+    Cohort,
+    Study,
+    check_unique,
+    demographics_frame,
+    map_sex,
+    numbers,
+    read_table,
+    require_folder,
+    walk,
+)
 
 PSG_NAME = re.compile(r"^((S[CT])(\d)(\d\d)(\d)[A-Z0-9]{2})-PSG\.(edf|rec|bdf)$", re.IGNORECASE)
 HYPNOGRAM_NAME = re.compile(r"^(S[CT]\d{4})[A-Z0-9]{2}-Hypnogram\.(edf|hyp)$", re.IGNORECASE)

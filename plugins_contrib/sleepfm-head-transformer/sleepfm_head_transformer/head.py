@@ -27,12 +27,10 @@ import torch.nn.functional as F
 from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 
-from sleepfm.embedding.positional import sinusoid_table
-from sleepfm.interfaces.component import ComponentConfig
-from sleepfm.interfaces.head import Head
+from sleepfm.plugin import ConfigModel, Head, sinusoid_table
 
 
-class TransformerStagingConfig(ComponentConfig):
+class TransformerStagingConfig(ConfigModel):
     """Hyper-parameters (``head.params`` in a fine-tuning config)."""
 
     embed_dim: PositiveInt = Field(128, description="Size of the input embeddings (set from the data).")

@@ -13,9 +13,9 @@ import yaml
 
 from sleepfm import registry
 from sleepfm.cli.app import main
-from sleepfm.interfaces.label_reader import Hypnogram
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.labels.csv_tables import write_epoch_csv
+from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.store.embedding_store import write_embeddings
 
 

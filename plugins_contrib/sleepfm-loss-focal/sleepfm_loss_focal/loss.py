@@ -6,11 +6,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from sleepfm.interfaces.component import ComponentConfig
-from sleepfm.interfaces.loss import Loss
+from sleepfm.plugin import ConfigModel, Loss
 
 
-class FocalConfig(ComponentConfig):
+class FocalConfig(ConfigModel):
     gamma: float = Field(2.0, ge=0, description="Focusing exponent; 0 gives cross-entropy.")
     class_weights: list[float] | None = Field(None, description="One weight per class (alpha).")
 

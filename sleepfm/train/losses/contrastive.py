@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.loss import Loss
 from sleepfm.train.distributed import gather_with_grad
 
 
-class ContrastiveConfig(ComponentConfig):
+class ContrastiveConfig(ConfigModel):
     mode: Literal["leave_one_out", "pairwise"] = "leave_one_out"
     temperature: float = Field(
         0.0, description="Initial log logit scale t: logits = cosine · exp(t) (published 0.0, i.e. scale 1)."

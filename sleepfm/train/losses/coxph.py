@@ -29,12 +29,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.loss import Loss
 from sleepfm.train.distributed import gather_with_grad
 
 
-class CoxPHConfig(ComponentConfig):
+class CoxPHConfig(ConfigModel):
     ties: Literal["efron", "breslow", "sorted"] = Field(
         "efron", description="Tie handling; 'sorted' reproduces the published loss exactly."
     )

@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from sleepfm.interfaces.component import ComponentConfig
+from sleepfm.config.base import ConfigModel
 from sleepfm.interfaces.loss import Loss
 from sleepfm.train.distributed import all_reduce_sum, world_size
 
 
-class CrossEntropyConfig(ComponentConfig):
+class CrossEntropyConfig(ConfigModel):
     class_weights: list[float] | None = Field(
         None, description="One weight per class, Wake N1 N2 N3 REM order (published 1, 4, 2, 4, 3)."
     )

@@ -21,14 +21,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from sleepfm.config.base import StrictModel
+from sleepfm.config.base import ConfigModel
 from sleepfm.errors import UsageError
 
 MIN_AGE, MAX_AGE = 0.0, 120.0
 _SEX_ALIASES = {"m": "M", "male": "M", "f": "F", "female": "F"}
 
 
-class DemographicsEncoding(StrictModel):
+class DemographicsEncoding(ConfigModel):
     """How age (years) and sex become the head's two covariates."""
 
     age_min: float = Field(0.0, description="Age (years) mapped to 0.")

@@ -9,45 +9,60 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
-from sleepfm.config.base import StrictModel, WorkflowConfig, apply_overrides, merge, read_yaml, validate
+from sleepfm.config.base import (
+    ComponentSpec,
+    ConfigModel,
+    WorkflowConfig,
+    apply_overrides,
+    merge,
+    read_yaml,
+    validate,
+)
+from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import ConfigError
-
-from .demographics import DemographicsEncoding
 
 WORKFLOW = "run"
 
 
-class CohortSpec(StrictModel):
+class CohortSpec(ComponentSpec):
+    """The cohort adapter (`sleepfm plugins --kind cohorts`) and its own parameters."""
+
+    kind: ClassVar[str] = "cohorts"
     name: str = Field("cohort-edf", description="Registered cohort adapter (`sleepfm plugins --kind cohorts`).")
-    params: dict[str, Any] = Field(default_factory=dict, description="The adapter's own parameters.")
+
+    def component(self) -> Any:
+        # An unknown cohort is named with the installed ones and how to install more.
+        from sleepfm.cohorts import cohort_class
+
+        return cohort_class(self.name)
 
 
-class RunPreprocess(StrictModel):
+class RunPreprocess(ConfigModel):
     reader: str = Field("auto", description="Signal reader name, or auto.")
     channel_mapper: str = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
     workers: PositiveInt = Field(1, description="Studies preprocessed at once.")
 
 
-class RunEmbed(StrictModel):
+class RunEmbed(ConfigModel):
     batch_size: PositiveInt = Field(16, description="5-minute segments per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     partial_chunk: Literal["drop", "pad"] = Field(
         "pad", description="pad: the last partial 5 minutes are embedded (masked) so the whole night is staged.")
 
 
-class RunStaging(StrictModel):
+class RunStaging(ConfigModel):
     detail_5s: bool = Field(False, description="Also write <id>.hypnogram-5s.csv (one row per 5-s token).")
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
 
 
-class RunRisk(StrictModel):
+class RunRisk(ConfigModel):
     enabled: Literal["auto", "on", "off"] = Field(
         "auto", description="auto: for studies with age and sex, when model_diagnosis and phecode names exist.")
     labels: Path | None = Field(None, description="label_mapping.csv (default: looked for in the checkpoints).")
@@ -60,7 +75,7 @@ class RunRisk(StrictModel):
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
-class RunReport(StrictModel):
+class RunReport(ConfigModel):
     format: Literal["markdown", "html"] = Field("markdown", description="report.md or report.html beside report.json.")
 
 
