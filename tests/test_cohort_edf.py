@@ -94,7 +94,7 @@ def test_parameters_recursive_markers_and_format(tmp_path: Path) -> None:
                                         "hypnogram_format": "nsrr-xml"})
     (study,) = cohort.discover(tmp_path)
     assert study.hypnogram_path.name == "top_expert.xml"
-    assert study.extra == {"label_reader": "nsrr-xml"}
+    assert study.label_reader == "nsrr-xml" and study.extra == {}
 
 
 def test_demographics_and_published_outcomes_are_read(tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     record.modalities, record.modalities_missing = info.modalities, info.missing
     scored = None
     if study.hypnogram_path is not None:
-        reader = study.extra.get("label_reader") or cohort.label_reader or "auto"
+        reader = study.label_reader or "auto"
         mapping = make_mapping(unscored=config.staging.unscored, movement=config.staging.movement)
         try:
             scored = read_hypnogram(study.hypnogram_path, fmt=reader, mapping=mapping)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sleepfm.config.base import format_validation_error
 from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
@@ -40,26 +40,18 @@ def cohort_class(name: str) -> type[Cohort]:
 
 
 def load_cohort(name: str, params: Mapping[str, Any] | None = None) -> Cohort:
-    """Build the cohort adapter ``name``.
-
-    An adapter with parameters declares them as a pydantic model in its class attribute
-    ``Config`` and takes the validated model as its only constructor argument; one without
-    ``Config`` takes none, and any parameter given to it is an error.
-    """
+    """Build the cohort adapter ``name`` from its parameters, validated against its ``Config``."""
     cls = cohort_class(name)
     params = dict(params or {})
-    config_model = getattr(cls, "Config", None)
-    if isinstance(config_model, type) and issubclass(config_model, BaseModel):
-        try:
-            config = config_model.model_validate(params)
-        except ValidationError as exc:
-            problems = "; ".join(format_validation_error(exc, ("cohort", "params")))
-            raise ConfigError(f"invalid parameters for cohort {name!r}: {problems}") from None
-        return cls(config)  # type: ignore[call-arg]
-    if params:
-        raise ConfigError(f"cohort {name!r} takes no parameters (got {', '.join(sorted(params))})",
-                          where="cohort.params")
-    return cls()
+    try:
+        config = cls.Config.model_validate(params)
+    except ValidationError as exc:
+        if not cls.Config.model_fields:
+            raise ConfigError(f"cohort {name!r} takes no parameters (got {', '.join(sorted(params))})",
+                              where="cohort.params") from None
+        problems = "; ".join(format_validation_error(exc, ("cohort", "params")))
+        raise ConfigError(f"invalid parameters for cohort {name!r}: {problems}") from None
+    return cls(config)
 
 
 __all__ = ["Cohort", "Study", "available_cohorts", "cohort_class", "load_cohort"]

@@ -118,10 +118,7 @@ class EdfFolderCohort(Cohort):
     """A folder of EDF/BDF recordings; hypnograms beside them named ``<stem>-hypnogram.*`` and the like."""
 
     Config: ClassVar[type[EdfFolderConfig]] = EdfFolderConfig
-    label_reader: ClassVar[str | None] = None
-
-    def __init__(self, config: EdfFolderConfig | None = None) -> None:
-        self.config = config or EdfFolderConfig()
+    config: EdfFolderConfig
 
     def discover(self, root: Path) -> list[Study]:
         root = require_folder(root)
@@ -136,9 +133,9 @@ class EdfFolderCohort(Cohort):
         studies = []
         for path in recordings:
             hypnogram = find_hypnogram(path, by_folder[path.parent], markers, elsewhere)
-            extra = {} if self.config.hypnogram_format == "auto" else {"label_reader": self.config.hypnogram_format}
+            reader = None if self.config.hypnogram_format == "auto" else self.config.hypnogram_format
             studies.append(Study(id=ids[path], participant=ids[path], signal_path=path, hypnogram_path=hypnogram,
-                                 extra=extra))
+                                 label_reader=reader))
         return check_unique(studies, where=root)
 
     def _hypnogram_folder(self, root: Path) -> list[Path]:

@@ -1,8 +1,9 @@
 """Cohort: everything sleepfm needs to know about one study collection's conventions.
 
 A cohort adapter bundles a discovery rule (which files are studies, which hypnogram goes
-with which recording), the names of the reader, channel mapper and label reader to use,
-parsers for demographics and outcomes, and a default configuration.
+with which recording and which label reader reads it), parsers for demographics and
+outcomes, a default configuration (e.g. the channel mapper to preprocess with), and its
+own parameters (:attr:`Cohort.Config`, set under ``cohort.params`` in a run config).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+
+from sleepfm.config.base import ConfigModel
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class Study:
         The PSG file.
     hypnogram_path:
         The scored hypnogram, if any.
+    label_reader:
+        The registered label reader that reads ``hypnogram_path`` (``sleepfm plugins --kind
+        label_readers``), or ``None`` to recognise the file's format from its contents.
     extra:
         Cohort-specific fields (visit number, site, ...).
     """
@@ -37,15 +43,26 @@ class Study:
     participant: str
     signal_path: Path
     hypnogram_path: Path | None = None
+    label_reader: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Cohort(ABC):
-    """A cohort adapter. Class attributes name the registry components it uses."""
+class NoParameters(ConfigModel):
+    """The parameters of an adapter that takes none: any key given is refused."""
 
-    reader: ClassVar[str] = "edf"
-    channel_mapper: ClassVar[str] = "rules"
-    label_reader: ClassVar[str | None] = None
+
+class Cohort(ABC):
+    """A cohort adapter.
+
+    An adapter with parameters sets :attr:`Config` to a :class:`~sleepfm.config.base.ConfigModel`
+    of them; it is built with a validated instance (``cls(config)``) and keeps it as
+    ``self.config``. One without parameters keeps the default, which refuses any.
+    """
+
+    Config: ClassVar[type[ConfigModel]] = NoParameters
+
+    def __init__(self, config: ConfigModel | None = None) -> None:
+        self.config = config if config is not None else self.Config()
 
     @abstractmethod
     def discover(self, root: Path) -> list[Study]:

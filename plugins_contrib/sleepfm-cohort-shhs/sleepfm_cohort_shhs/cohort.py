@@ -111,12 +111,7 @@ class ShhsCohort(Cohort):
     """Sleep Heart Health Study: shhs1-<nsrrid>.edf with shhs1-<nsrrid>-nsrr.xml (NSRR layout)."""
 
     Config: ClassVar[type[ShhsConfig]] = ShhsConfig
-    reader: ClassVar[str] = "edf"
-    channel_mapper: ClassVar[str] = "table"
-    label_reader: ClassVar[str | None] = "nsrr-xml"
-
-    def __init__(self, config: ShhsConfig | None = None) -> None:
-        self.config = config or ShhsConfig()
+    config: ShhsConfig
 
     # ------------------------------------------------------------------ studies
     def discover(self, root: Path) -> list[Study]:
@@ -138,8 +133,8 @@ class ShhsCohort(Cohort):
             study_id = f"{visit}-{nsrrid}"
             studies.append(Study(
                 id=study_id, participant=nsrrid, signal_path=path, hypnogram_path=hypnograms.get(study_id),
-                extra={"visit": int(visit[-1]), "nsrrid": nsrrid,
-                       "label_reader": LABEL_READERS[self.config.annotations]},
+                label_reader=LABEL_READERS[self.config.annotations],
+                extra={"visit": int(visit[-1]), "nsrrid": nsrrid},
             ))
         return check_unique(studies, where=root)
 

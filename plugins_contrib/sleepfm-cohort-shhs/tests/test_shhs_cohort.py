@@ -43,7 +43,7 @@ def test_discovers_nsrr_layout_and_pairs_xml(cohort_folder: Path) -> None:
     assert first.participant == "200001" and first.extra["visit"] == 1
     assert first.signal_path.name == "shhs1-200001.edf"
     assert first.hypnogram_path.name == "shhs1-200001-nsrr.xml"
-    assert first.extra["label_reader"] == "nsrr-xml"
+    assert first.label_reader == "nsrr-xml"
 
 
 def test_flat_layout_other_files_and_a_missing_xml(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_channel_map_covers_the_physiological_channels(cohort_folder: Path) -> N
 
 def test_nsrr_xml_run_length_stages_and_hypopnea(cohort_folder: Path) -> None:
     study = load_cohort("cohort-shhs").discover(cohort_folder)[0]
-    hypnogram = read_hypnogram(study.hypnogram_path, fmt=study.extra["label_reader"])
+    hypnogram = read_hypnogram(study.hypnogram_path, fmt=study.label_reader)
     assert hypnogram.stages.tolist() == STAGES
     assert hypnogram.start_time is not None and hypnogram.start_time.strftime("%H:%M") == "22:00"
     events = hypnogram.events.set_index("event")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
@@ -65,8 +65,6 @@ def participant_of(record: str) -> str:
 class SleepEdfCohort(Cohort):
     """PhysioNet Sleep-EDF Expanded: *-PSG.edf paired with *-Hypnogram.edf by their first 6 characters."""
 
-    label_reader: ClassVar[str | None] = "edf"
-
     def discover(self, root: Path) -> list[Study]:
         root = require_folder(root)
         files = walk(root)
@@ -84,9 +82,8 @@ class SleepEdfCohort(Cohort):
             record = match[1].upper()
             studies.append(Study(
                 id=record, participant=participant_of(record), signal_path=path,
-                hypnogram_path=hypnograms.get(record[:PAIR_PREFIX]),
-                extra={"set": match[2].upper(), "subject": match[4], "night": int(match[5]),
-                       "label_reader": "edf"},
+                hypnogram_path=hypnograms.get(record[:PAIR_PREFIX]), label_reader="edf",
+                extra={"set": match[2].upper(), "subject": match[4], "night": int(match[5])},
             ))
         return check_unique(studies, where=root)
 

@@ -37,8 +37,8 @@ def test_real_psg_pairs_with_its_hypnogram_by_the_first_six_characters(real_fold
     assert (study.id, study.participant) == ("SC4001E0", "400")
     assert study.signal_path.name == "SC4001E0-PSG.edf"
     assert study.hypnogram_path.name == "SC4001EC-Hypnogram.edf"
-    assert study.extra == {"set": "SC", "subject": "00", "night": 1, "label_reader": "edf"}
-    hypnogram = read_hypnogram(study.hypnogram_path, fmt=study.extra["label_reader"])
+    assert study.extra == {"set": "SC", "subject": "00", "night": 1} and study.label_reader == "edf"
+    hypnogram = read_hypnogram(study.hypnogram_path, fmt=study.label_reader)
     # README: W 59,910 s, S1 1,740 s, S2 7,500 s, S3 3,030 s + S4 3,570 s, R 3,750 s, ? 6,900 s.
     assert hypnogram.counts() == {"UNS": 230, "W": 1997, "N1": 58, "N2": 250, "N3": 220, "REM": 125}
 
