@@ -1,0 +1,119 @@
+"""What every robustness case checks, in one place: run the real command line in a subprocess
+under a memory (address-space) and time ceiling, then assert the outcome contract.
+
+The contract (issue: messy inputs and faults): an outcome is either success with finite output,
+or a clean failure — a non-zero exit, exactly one ``error:`` line naming what went wrong, no
+traceback, no raw numpy warning, and no partial or temporary file left in the output folder.
+
+A case runs ``python -m sleepfm ARGS`` with ``RLIMIT_AS`` set in the child (what ``ulimit -v``
+does), so a memory bomb fails fast inside its own process instead of taking the machine down.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Address space a case may use. torch, MNE and h5py together map about 1.5 GB before any work.
+MEMORY_CEILING_MB = 3072
+#: Seconds a case may take; a hang or a runaway allocation loop fails the case.
+TIME_CEILING_S = 120.0
+#: File names a finished command must not leave behind.
+TEMPORARY_MARKERS = (".tmp", ".partial", ".sleepfm-work-")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one command did."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+
+    def describe(self) -> str:
+        return f"sleepfm {' '.join(self.args)} → exit {self.code} in {self.seconds:.1f} s\n{self.stderr[-3000:]}"
+
+
+def _limits(memory_mb: int) -> None:
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def run_sleepfm(args: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
+                memory_mb: int = MEMORY_CEILING_MB, timeout: float = TIME_CEILING_S,
+                env: dict[str, str] | None = None) -> Outcome:
+    """Run ``python -m sleepfm ARGS`` under the memory and time ceilings; a timeout fails the test."""
+    argv = tuple(str(a) for a in args)
+    environment = {**os.environ, "PYTHONWARNINGS": "default", "COLUMNS": "200", **(env or {})}
+    start = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "sleepfm", *argv], cwd=cwd, env=environment,
+                              capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=lambda: _limits(memory_mb))
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"sleepfm {' '.join(argv)} ran past the {timeout:g}-s ceiling") from exc
+    return Outcome(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+def leftovers(folders: Iterable[Path]) -> list[Path]:
+    """Temporary or partial files under ``folders`` (hidden work folders included)."""
+    found = []
+    for folder in folders:
+        if Path(folder).exists():
+            found += [p for p in Path(folder).rglob("*") if any(m in p.name for m in TEMPORARY_MARKERS)]
+    return found
+
+
+def assert_clean_failure(outcome: Outcome, *, contains: str | Sequence[str] = (), code: int | None = None,
+                         outputs: Iterable[Path] = ()) -> None:
+    """A non-zero exit (``code`` if given), one ``error:`` line holding each of ``contains``, no
+    traceback or raw warning, and nothing temporary left under ``outputs``."""
+    assert outcome.code != 0, outcome.describe()
+    if code is not None:
+        assert outcome.code == code, outcome.describe()
+    lines = outcome.error_lines
+    assert len(lines) == 1, outcome.describe()
+    for text in [contains] if isinstance(contains, str) else contains:
+        assert text in lines[0], outcome.describe()
+    assert_quiet(outcome)
+    assert not leftovers(outputs), (leftovers(outputs), outcome.describe())
+
+
+def assert_success(outcome: Outcome, *, outputs: Iterable[Path] = ()) -> None:
+    """Exit 0, no error line, no traceback or raw warning, nothing temporary left."""
+    assert outcome.code == 0 and not outcome.error_lines, outcome.describe()
+    assert_quiet(outcome)
+    assert not leftovers(outputs), (leftovers(outputs), outcome.describe())
+
+
+def assert_quiet(outcome: Outcome) -> None:
+    """No traceback and no raw Python or numpy warning reaches the user."""
+    assert "Traceback" not in outcome.stderr, outcome.describe()
+    for marker in ("RuntimeWarning", "UserWarning", "DeprecationWarning", "FutureWarning"):
+        assert marker not in outcome.stderr, outcome.describe()
+
+
+def mutated_copy(source: Path, target: Path, edits: dict[int, bytes] | None = None, *,
+                 truncate: int | None = None, append: bytes = b"") -> Path:
+    """A copy of ``source`` at ``target`` with bytes overwritten at offsets, cut, or extended."""
+    data = bytearray(Path(source).read_bytes())
+    for offset, replacement in (edits or {}).items():
+        data[offset: offset + len(replacement)] = replacement
+    if truncate is not None:
+        del data[truncate:]
+    data += append
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(bytes(data))
+    return target
