@@ -188,31 +188,40 @@ def validate(
 
 
 def validate_components(config: BaseModel, prefix: tuple[Any, ...] = ()) -> list[str]:
-    """Check every :class:`ComponentSpec` in ``config``: the name is registered, the params fit.
+    """Check every :class:`ComponentSpec` in ``config`` (lists of them too): the name is registered,
+    the params fit.
 
     Returns the problems as ``dotted.path: message`` strings (empty when all is well).
     """
-    from sleepfm.errors import UnknownComponentError
-
     problems: list[str] = []
     for field_name in type(config).model_fields:
         value = getattr(config, field_name)
         loc = (*prefix, field_name)
         if isinstance(value, ComponentSpec) and value.kind:
-            try:
-                component = value.component()
-            except UnknownComponentError as exc:
-                problems.append(f"{_dotted((*loc, 'name'))}: {exc}")
-                continue
-            config_model = getattr(component, "Config", None)
-            if isinstance(config_model, type) and issubclass(config_model, BaseModel):
-                try:
-                    config_model.model_validate(value.params)
-                except ValidationError as exc:
-                    problems.extend(format_validation_error(exc, (*loc, "params")))
+            problems.extend(_check_spec(value, loc))
         elif isinstance(value, BaseModel):
             problems.extend(validate_components(value, loc))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, ComponentSpec) and item.kind:
+                    problems.extend(_check_spec(item, (*loc, index)))
     return problems
+
+
+def _check_spec(spec: ComponentSpec, loc: tuple[Any, ...]) -> list[str]:
+    from sleepfm.errors import UnknownComponentError
+
+    try:
+        component = spec.component()
+    except UnknownComponentError as exc:
+        return [f"{_dotted((*loc, 'name'))}: {exc}"]
+    config_model = getattr(component, "Config", None)
+    if isinstance(config_model, type) and issubclass(config_model, BaseModel):
+        try:
+            config_model.model_validate(spec.params)
+        except ValidationError as exc:
+            return format_validation_error(exc, (*loc, "params"))
+    return []
 
 
 # ---------------------------------------------------------------------------- saving

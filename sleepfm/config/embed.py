@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.quality import QualityConfig
 
 
 class EmbedConfig(WorkflowConfig):
@@ -28,3 +29,6 @@ class EmbedConfig(WorkflowConfig):
     threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "Masking by signal quality (`quality.mode`, `--quality mask|off`); stores without kept flags are "
+        "checked as they are read (docs/quality.md)."))

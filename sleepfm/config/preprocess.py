@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.quality import QualityConfig
 
 
 class PreprocessConfig(WorkflowConfig):
@@ -31,6 +32,14 @@ class PreprocessConfig(WorkflowConfig):
     scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
     shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
     overwrite: bool = False
+    scale: Literal["published", "robust"] = Field("published", description=(
+        "published: z-score each channel over the night, as the released weights expect (parity). robust: "
+        "first clip each channel to its median ± scale_clip robust standard deviations, so that artifacts "
+        "cannot set the scale; a channel with nothing beyond is stored exactly as published (docs/quality.md)."))
+    scale_clip: float = Field(8.0, gt=2, description="Robust standard deviations kept by --scale robust.")
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "The quality checks run on each channel as it is stored; their per-patch flags are kept in the store "
+        "(docs/quality.md). `quality.checks=[]` runs none."))
 
     @field_validator("shard")
     @classmethod

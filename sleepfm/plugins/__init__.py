@@ -15,4 +15,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sleepfm.plugins.models",
     "sleepfm.plugins.training",
     "sleepfm.plugins.clinical",
+    "sleepfm.plugins.quality",
 )
