@@ -165,7 +165,7 @@ def detection(work: Path, nights: int, minutes: float, seed: int, verbose: bool 
 
 def _genuine_clipping(edf: Path, patches: int, meant: dict, allowed: dict) -> None:
     """Clipping the synthetic signal itself holds: the demo's EDF writer clips values beyond the
-    declared range (a K-complex can reach -500 µV). Stays of 0.04 s or more at a digital limit are
+    declared range (a K-complex can reach -500 µV). Stays of 0.015 s or more at a digital limit are
     meant for ``clipping``; shorter touches are allowed."""
     from sleepfm.interfaces.quality_check import PATCH_SECONDS
     from sleepfm.read import read_recording
@@ -178,7 +178,7 @@ def _genuine_clipping(edf: Path, patches: int, meant: dict, allowed: dict) -> No
                 continue
             edges = np.flatnonzero(np.diff(at.astype(np.int8), prepend=0, append=0))
             for start, stop in zip(edges[0::2], edges[1::2], strict=True):
-                table = meant if (stop - start) / info.rate >= 0.04 else allowed
+                table = meant if (stop - start) / info.rate >= 0.015 else allowed
                 row = table.setdefault(("clipping", info.label), np.zeros(patches, dtype=bool))
                 first = int(start / info.rate // PATCH_SECONDS)
                 row[first: min(int((stop - 1) / info.rate // PATCH_SECONDS) + 1, patches)] = True

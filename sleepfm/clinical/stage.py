@@ -126,8 +126,12 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
     runner = StagingRunner(models.path("staging"), settings.device)
 
     def stage(recording: Recording) -> None:
+        from sleepfm.quality.clinical import warnings_for
+
         _, outputs = stage_one(recording, runner, scored.get(recording.source), options, models)
         outputs.write(Path(out), recording.key)
+        for line in warnings_for(recording.key, outputs.stats["quality"]):
+            (notify or (lambda _: None))(f"warning: {line}")
 
     return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage)
 
@@ -135,8 +139,13 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
               models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
     """Stage one prepared recording and render its outputs (nothing is written here)."""
-    assert recording.embeddings is not None
+    from sleepfm.quality.clinical import flag_text, recording_quality
+
+    assert recording.embeddings is not None and recording.signals is not None
     info = recording_info(recording)
+    # Signal quality and the foreign-data check; an unusable recording is staged but flagged everywhere.
+    quality = recording_quality(recording.signals, recording.embeddings, [models.path("staging"), models.path("base")])
+    flag = flag_text(quality)
     night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                         start_time=info.start_time)
     about = {
@@ -148,6 +157,8 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
         "scored_hypnogram": str(scored.source) if scored is not None and scored.source else None,
         "model": {"base": str(models.path("base")), "staging": str(models.path("staging")),
                   "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
+        "quality": quality,
     }
-    return night, render_night(night, scored=scored, title=title or recording.source.name,
+    title = (title or recording.source.name) + (f" — {flag}" if flag else "")
+    return night, render_night(night, scored=scored, title=title,
                                detail_5s=options.detail_5s, plot=options.plot, about=about)

@@ -101,9 +101,10 @@ class ClippingConfig(ConfigModel):
     tolerance: float = Field(0.002, gt=0, lt=0.1, description=(
         "How close to a limit a sample must be to count as at it, as a fraction of the night's range "
         "(absorbs float16 storage and the anti-alias filter's ringing at the edges of a plateau)."))
-    min_run_seconds: float = Field(0.04, gt=0, description=(
-        "Shortest stay at a limit that counts as clipping. Luna's CHEP-MASK counts points equal to the "
-        "epoch's minimum or maximum; requiring a run keeps a single sharp peak from counting."))
+    min_run_seconds: float = Field(0.015, gt=0, description=(
+        "Shortest stay at a declared limit that counts as clipping (at least two samples). Luna's CHEP-MASK "
+        "counts points equal to the epoch's minimum or maximum; two in a row at the recording's very limit "
+        "are a value that was cut, not a peak."))
     plateau_runs: int = Field(3, ge=1, description=(
         "When the limit is not the recording's declared one (an amplifier that saturates inside the EDF "
         "range, such as DREAMS' ±327), the night must hit the same extreme this many times: a real rail is "
@@ -342,8 +343,9 @@ class ZscoreDominatedConfig(ConfigModel):
     modalities: list[Modality] = Field([Modality.BAS, Modality.RESP], description=(
         "Modalities checked. The ECG (R peaks) and EMG (bursts of tone) are spiky by nature: their standard "
         "deviation is far above their robust one on clean nights."))
-    skip_labels: str = Field(r"snor|phono|micro|sound|audio", description=(
-        "Channels whose label matches are left out: a snore microphone is silent, then loud."))
+    skip_labels: str = Field(r"snor|phono|micro|sound|audio|EOG|^E[12]\b|^E[12]-|LOC|ROC", description=(
+        "Channels whose label matches are left out: a snore microphone is silent, then loud; the EOG is quiet "
+        "in N2/N3 and swings with every eye movement."))
 
 
 class ZscoreDominated(QualityCheck):

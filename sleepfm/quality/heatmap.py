@@ -52,14 +52,16 @@ def render_heatmap(flags: QualityFlags, channels: list[StoredChannel], quality: 
         hit = flags.epochs(flags.by_check(checks[k])[[flags.row(n) for n in names]]) if names else codes.astype(bool)
         codes[hit[:, : quality.n_epochs]] = k + 1
     seconds = quality.n_epochs * EPOCH_SECONDS
+    # Without a clock: hours (as the hypnogram panel draws them), or minutes for a short recording alone.
+    unit = 3600.0 if seconds >= 7200 or scored is not None else 60.0
     if start_time is not None:
         left, right = date2num([start_time, start_time + timedelta(seconds=seconds)])
     else:
-        left, right = 0.0, seconds / 3600.0
+        left, right = 0.0, seconds / unit
 
     rows = max(len(names), 1)
     hypnogram_height = 1.4 if scored is not None else 0.0
-    figure = Figure(figsize=(11, 1.6 + hypnogram_height + 0.2 * rows), layout="constrained")
+    figure = Figure(figsize=(11, 1.6 + hypnogram_height + 0.2 * rows))
     FigureCanvasAgg(figure)
     if scored is not None:
         top, ax = figure.subplots(2, 1, sharex=True, height_ratios=[hypnogram_height, 0.2 * rows])
@@ -78,12 +80,16 @@ def render_heatmap(flags: QualityFlags, channels: list[StoredChannel], quality: 
         ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
         ax.set_xlabel("clock time")
     else:
-        ax.set_xlabel("hours since recording start")
+        ax.set_xlabel(f"{'hours' if unit == 3600.0 else 'minutes'} since recording start")
     present = [k for k in range(len(checks)) if (codes == k + 1).any()]
     handles = [Patch(color=colours[k], label=checks[k].replace("_", " ")) for k in present] or \
         [Patch(facecolor="#ffffff", edgecolor="#999999", label="no flag")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     figure.suptitle(f"{title} — {quality.verdict}", color=VERDICT_COLOURS.get(quality.verdict, "black"))
+    height = figure.get_figheight()
+    # Fixed margins (in inches) instead of a constrained layout, which draws the figure twice.
+    figure.subplots_adjust(left=1.9 / 11, right=1 - 1.8 / 11, bottom=0.55 / height, top=1 - 0.5 / height,
+                           hspace=0.15)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
