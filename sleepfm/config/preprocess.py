@@ -33,9 +33,11 @@ class PreprocessConfig(WorkflowConfig):
     shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
     overwrite: bool = False
     scale: Literal["published", "robust"] = Field("published", description=(
-        "published: z-score each channel over the night, as the released weights expect (parity). robust: "
-        "first clip each channel to its median ± scale_clip robust standard deviations, so that artifacts "
-        "cannot set the scale; a channel with nothing beyond is stored exactly as published (docs/quality.md)."))
+        "published: z-score each channel over the night, as the released weights expect (parity). robust: an "
+        "EEG or respiratory channel whose z-score artifacts would dominate (standard deviation over 3× the "
+        "robust one) is clipped to its median ± scale_clip robust standard deviations and z-scored with the "
+        "mean and deviation of the samples within; every other channel is stored exactly as published "
+        "(docs/quality.md)."))
     scale_clip: float = Field(8.0, gt=2, description="Robust standard deviations kept by --scale robust.")
     quality: QualityConfig = Field(default_factory=QualityConfig, description=(
         "The quality checks run on each channel as it is stored; their per-patch flags are kept in the store "

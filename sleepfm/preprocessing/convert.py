@@ -46,7 +46,8 @@ class ConvertOptions:
     reader: str = "auto"
     channel_mapper: str = "rules"
     channel_map: Path | None = None
-    #: ``--scale robust``: clip at this many robust standard deviations before the z-score (None: published).
+    #: ``--scale robust``: clip at this many robust standard deviations before the z-score (None: published),
+    #: channels whose z-score artifacts would dominate only (docs/quality.md).
     clip: float | None = None
     #: Quality checks whose flags are kept in the store (None: none run).
     quality: QualityConfig | None = None
@@ -143,7 +144,8 @@ def _process(recording: Recording, resampler: Resampler, info: ChannelInfo, writ
         target.data[:] = recording.read(info.index)
         unit_scale = 1.0
     flat = _is_flat(target.data)
-    samples, mean, spread = resampler.resample(target, dtype=np.float16, clip=options.clip)
+    clip, ratio = _robust_scaling(options, info, decision)
+    samples, mean, spread = resampler.resample(target, dtype=np.float16, clip=clip, clip_ratio=ratio)
     if np.isnan(samples).any():
         return _Processed(None, flat)
     # Stored values back to the file's physical unit: undo the z-score, then MNE's unit scale.
@@ -155,6 +157,24 @@ def _process(recording: Recording, resampler: Resampler, info: ChannelInfo, writ
     if checks is not None and checks.wants(stored):
         quality = assess_channel(channel_signal(samples, stored, resampler.target), checks)
     return _Processed(writer.encode(samples), flat, quality, physical)
+
+
+def _robust_scaling(options: ConvertOptions, info: ChannelInfo, decision: ChannelAssignment
+                    ) -> tuple[float | None, float]:
+    """``(clip, ratio)`` for ``--scale robust``: the channels the ``zscore_dominated`` check judges
+    (EEG and respiration; not the ECG, EMG, EOG or levels, spiky or steady by nature), clipped when
+    their standard deviation exceeds its ``max_ratio`` times the robust one."""
+    if options.clip is None:
+        return None, 0.0
+    from sleepfm.interfaces.quality_check import ChannelSignal
+    from sleepfm.quality.checks import ZscoreDominated
+
+    check = ZscoreDominated()
+    probe = ChannelSignal(name=info.label, label=info.label, modality=decision.modality, unit=info.unit, rate=128.0,
+                          samples=np.zeros(0, dtype=np.float32))
+    if not check.applies(probe):
+        return None, 0.0
+    return options.clip, check.config.max_ratio
 
 
 def convert_recording(

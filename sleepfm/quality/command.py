@@ -105,7 +105,7 @@ def calibrate_reference_command(
     for recording in done:
         if not recording.ok:
             error_line(f"{recording.source}: {recording.failed_step} failed: {recording.error}")
-    modalities = ", ".join(f"{m} {v['chunks']} chunks" for m, v in reference.modalities.items())
+    modalities = ", ".join(f"{m} {v['embeddings']} embeddings" for m, v in reference.modalities.items())
     stdout.print(f"reference of {len(reference.nights)} night(s) ({modalities}) → {path}", highlight=False)
     if any(not r.ok for r in done):
         raise typer.Exit(1)

@@ -1,11 +1,11 @@
 """The foreign-data warning: is this recording like the nights the model is known to work on?
 
 A checkpoint may carry ``reference_statistics.json``: per modality, the mean and standard
-deviation of the base model's 5-minute embeddings over reference nights, and how far from that
-mean a reference chunk lies at most, but for 1 % (the 99th percentile of the chunks' distances).
-A chunk's distance is the root mean square, over the embedding's dimensions, of its deviation
-from the mean in units of the standard deviation. A recording is *foreign* in a modality when
-more than half of its chunks lie beyond that percentile — a night unlike anything the model saw,
+deviation of the base model's 5-s embeddings over reference nights, and how far from that mean a
+reference embedding lies at most, but for 1 % (the 99th percentile of their distances). An
+embedding's distance is the root mean square, over its dimensions, of its deviation from the
+mean in units of the standard deviation. A recording is *foreign* in a modality when more than
+half of its 5-s embeddings lie beyond that percentile — a night unlike anything the model saw,
 flagged before anyone reads its hypnogram.
 
 The reference is written by ``sleepfm finetune`` (from the training nights' embeddings, beside
@@ -31,33 +31,31 @@ from sleepfm.interfaces.modality import MODALITIES, Modality
 
 REFERENCE_NAME = "reference_statistics.json"
 FORMAT = "sleepfm-reference"
-#: A reference chunk lies within this percentile of the reference's distances.
+#: A reference 5-s embedding lies within this percentile of the reference's distances.
 PERCENTILE = 99.0
-#: A recording whose share of chunks beyond the percentile exceeds this is foreign in that modality.
+#: A recording whose share of 5-s embeddings beyond the percentile exceeds this is foreign there.
 MAX_OUTSIDE = 0.5
 
 
-def _chunks(path: Path, modality: Modality) -> np.ndarray | None:
-    """The 5-min embeddings of ``modality`` in an embedding file, missing chunks left out."""
+def _tokens(path: Path, modality: Modality) -> np.ndarray | None:
+    """The 5-s embeddings of ``modality`` in an embedding file: padding and the chunks where quality
+    masking left the modality no channel are left out."""
     from sleepfm.store.embedding_store import EmbeddingStore
 
     with EmbeddingStore(path) as store:
         if modality not in store.modalities:
             return None
-        pooled = store.pooled(modality)
-        missing = store.attrs.get("chunks_missing") or {}
-    gone = set(missing.get(modality.value, [])) if isinstance(missing, dict) else set()
-    keep = [i for i in range(pooled.shape[0]) if i not in gone]
-    rows = pooled[keep]
+        x, mask = store.stacked((modality,))
+    rows = x[0][~mask[0]]
     rows = rows[np.isfinite(rows).all(axis=1)]
     return rows if rows.size else None
 
 
-def night_chunks(path: Path) -> dict[str, np.ndarray]:
-    """Per modality present, the night's 5-min embeddings (missing chunks left out)."""
+def night_tokens(path: Path) -> dict[str, np.ndarray]:
+    """Per modality present, the night's 5-s embeddings (padding and missing chunks left out)."""
     found = {}
     for modality in MODALITIES:
-        rows = _chunks(path, modality)
+        rows = _tokens(path, modality)
         if rows is not None:
             found[modality.value] = rows
     return found
@@ -79,20 +77,20 @@ class Reference:
     @classmethod
     def build(cls, embeddings: Sequence[Path], *, source: str,
               nights: list[dict[str, Any]] | None = None) -> Reference:
-        """Statistics of the 5-min embeddings in ``embeddings`` (one file per night)."""
-        chunks = [night_chunks(Path(path)) for path in embeddings]
+        """Statistics of the 5-s embeddings in ``embeddings`` (one file per night)."""
+        nights_tokens = [night_tokens(Path(path)) for path in embeddings]
         record = nights if nights is not None else [{"file": str(p)} for p in embeddings]
-        return cls.from_chunks(chunks, source=source, nights=record)
+        return cls.from_nights(nights_tokens, source=source, nights=record)
 
     @classmethod
-    def from_chunks(cls, chunks: Sequence[dict[str, np.ndarray]], *, source: str,
+    def from_nights(cls, tokens: Sequence[dict[str, np.ndarray]], *, source: str,
                     nights: list[dict[str, Any]]) -> Reference:
-        """Statistics of per-night 5-min embeddings (:func:`night_chunks` of each night)."""
-        if not chunks:
+        """Statistics of per-night 5-s embeddings (:func:`night_tokens` of each night)."""
+        if not tokens:
             raise InputError("no nights to build reference statistics from")
         modalities: dict[str, dict[str, Any]] = {}
         for modality in MODALITIES:
-            parts = [night[modality.value] for night in chunks if modality.value in night]
+            parts = [night[modality.value] for night in tokens if modality.value in night]
             if not parts:
                 continue
             rows = np.concatenate(parts).astype(np.float64)
@@ -101,7 +99,7 @@ class Reference:
             std = np.maximum(rows.std(axis=0), 1e-3 * float(rows.std()) + 1e-12)
             distances = _distance(rows, mean, std)
             modalities[modality.value] = {
-                "chunks": int(rows.shape[0]), "nights": len(parts), "mean": mean.round(6).tolist(),
+                "embeddings": int(rows.shape[0]), "nights": len(parts), "mean": mean.round(6).tolist(),
                 "std": std.round(6).tolist(), "distance_percentile": PERCENTILE,
                 "distance_threshold": float(np.percentile(distances, PERCENTILE)),
             }
@@ -133,12 +131,12 @@ class Reference:
         """How far one recording's embeddings lie from the reference, per modality, and the verdict."""
         found: dict[str, Any] = {}
         for name, stats in self.modalities.items():
-            rows = _chunks(Path(embeddings), Modality(name))
+            rows = _tokens(Path(embeddings), Modality(name))
             mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
             if rows is None or rows.shape[1] != mean.size:
                 continue
             outside = float((_distance(rows.astype(np.float64), mean, std) > stats["distance_threshold"]).mean())
-            found[name] = {"outside_fraction": round(outside, 4), "chunks": int(rows.shape[0])}
+            found[name] = {"outside_fraction": round(outside, 4), "embeddings": int(rows.shape[0])}
         foreign = sorted(name for name, value in found.items() if value["outside_fraction"] > MAX_OUTSIDE)
         return {"checked": True, "foreign": bool(foreign), "foreign_modalities": foreign, "modalities": found,
                 "reference_nights": len(self.nights), "reference_source": self.source}
@@ -159,7 +157,7 @@ def foreign_line(name: str, result: dict[str, Any]) -> str | None:
         return None
     parts = ", ".join(f"{m} {100 * result['modalities'][m]['outside_fraction']:.0f} %"
                       for m in result["foreign_modalities"])
-    return (f"{name}: unlike the nights the model was calibrated on (5-minute chunks beyond the reference's "
+    return (f"{name}: unlike the nights the model was calibrated on (5-s embeddings beyond the reference's "
             f"{PERCENTILE:g}th percentile: {parts}) — check its montage and units, or fine-tune on a few labelled "
             "nights of this site (`sleepfm finetune staging`); see docs/quality.md")
 
@@ -202,13 +200,13 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
             n = min(truth.n_epochs, night.hypnogram.n_epochs)
             entry["kappa"] = round(float(agreement(truth.stages[:n], night.hypnogram.stages[:n]).kappa), 4)
         # Read now: without --work the embeddings are deleted with the temporary work folder.
-        measured[recording.source] = (entry, night_chunks(recording.embeddings))
+        measured[recording.source] = (entry, night_tokens(recording.embeddings))
 
     done = each_recording(sources, work, target.parent, models, settings, notify, "calibrate", measure)
     ready = [measured[r.source] for r in done if r.ok and r.source in measured]
     if not ready:
         raise InputError("no recording could be embedded, so there is nothing to calibrate on",
                          fix="see the errors above")
-    reference = Reference.from_chunks([chunks for _, chunks in ready], nights=[entry for entry, _ in ready],
+    reference = Reference.from_nights([tokens for _, tokens in ready], nights=[entry for entry, _ in ready],
                                       source=f"sleepfm calibrate-reference: {len(ready)} night(s) of the lab")
     return reference, reference.save(target), done

@@ -64,22 +64,25 @@ def _moments(y: np.ndarray, scratch: np.ndarray) -> tuple[float, float]:
     return mean, np.sqrt(np.add.reduce(deviations) / n)
 
 
-def clip_artifacts(y: np.ndarray, clip: float) -> bool:
-    """Clip ``y`` in place to its median ± ``clip`` × 1.4826 × MAD; whether anything was beyond.
+def robust_moments(y: np.ndarray, clip: float, min_ratio: float) -> tuple[float, float] | None:
+    """Robust scaling of a channel whose z-score artifacts would dominate, or None for any other.
 
-    Median and MAD come from an even stride of about a million samples (a night at 128 Hz holds
-    3.7 million): robust statistics of a stride are those of the night to well within a percent.
+    A channel is touched only when its standard deviation exceeds ``min_ratio`` times its robust
+    one (1.4826 × MAD). Then its samples beyond median ± ``clip`` robust standard deviations are
+    clipped to those bounds (in place), and the mean and standard deviation it is z-scored with
+    are those of the samples that lay within them: the artifact no longer sets the scale. Median
+    and MAD come from an even stride of about a million samples (a night at 128 Hz holds 3.7
+    million): robust statistics of a stride are the night's to well within a percent.
     """
     sample = y[:: max(1, y.shape[0] // (1 << 20))]
     centre = float(np.median(sample))
     spread = 1.4826 * float(np.median(np.abs(sample - centre)))
-    if spread <= 0:
-        return False
+    if spread <= 0 or float(y.std()) <= min_ratio * spread:
+        return None
     low, high = centre - clip * spread, centre + clip * spread
-    if y.min() >= low and y.max() <= high:
-        return False
+    inside = y[(y >= low) & (y <= high)]
     np.clip(y, low, high, out=y)
-    return True
+    return float(inside.mean()), float(inside.std()) or 1.0
 
 
 @dataclass
@@ -180,13 +183,14 @@ class Resampler:
         return self.resample(x, dtype)[0]
 
     def resample(self, x: np.ndarray | PaddedSignal, dtype: DTypeLike = np.float64, *,
-                 clip: float | None = None) -> tuple[np.ndarray, float, float]:
+                 clip: float | None = None, clip_ratio: float = 0.0) -> tuple[np.ndarray, float, float]:
         """As :meth:`__call__`, returning ``(z-scored, mean, spread)``: ``resampled = z * spread + mean``
         (``spread`` is 1 for a constant channel, which is only centred).
 
-        ``clip`` (robust scaling): first clip the resampled channel to its median ± ``clip`` robust
-        standard deviations (1.4826 × MAD), so that artifacts cannot set the z-score's scale. A
-        channel with nothing beyond those bounds is z-scored exactly as published.
+        ``clip`` (robust scaling, :func:`robust_moments`): when the resampled channel's standard
+        deviation exceeds ``clip_ratio`` times its robust one, its artifacts are clipped and left
+        out of the mean and deviation it is z-scored with. Any other channel is z-scored exactly as
+        published.
         """
         if not isinstance(x, PaddedSignal):
             padded = self.new_signal(len(x))
@@ -198,9 +202,8 @@ class Resampler:
             workspace = self._workspace()
             short = self.file_samples // self.spectral.step
             out = self.spectral(data, workspace)[: self.n_out]
-            if clip is not None:
-                clip_artifacts(out, clip)
-            mean, spread = _moments(out, workspace[short:])
+            robust = robust_moments(out, clip, clip_ratio) if clip is not None else None
+            mean, spread = robust or _moments(out, workspace[short:])
             # Rounding grows with the values (≈ |mean| here), the output with 1 / spread.
             if spread > _DEGENERATE * abs(mean):
                 return standardise(out, mean, spread).astype(dtype), float(mean), float(spread)
@@ -212,10 +215,9 @@ class Resampler:
         if self.filtered:
             self._filtfilt(x)
         out = self._pick(x)
-        if clip is not None:
-            clip_artifacts(out, clip)
+        robust = robust_moments(out, clip, clip_ratio) if clip is not None else None
         spare = x.buffer[self.n_out :] if self.step is not None else x.buffer
-        mean, spread = _moments(out, spare)
+        mean, spread = robust or _moments(out, spare)
         return standardise(out, mean, spread).astype(dtype), float(mean), float(spread) if spread != 0 else 1.0
 
     # ------------------------------------------------------------------ published steps 2-3
