@@ -22,6 +22,9 @@ and what both cost — in one run.
    synthetic nights three ways: clean; with a BAS channel popped off (flat) for a third of the
    night in a third of the nights, embedded with ``--quality off``; and the same with
    ``--quality mask``. κ (30-s epochs, pooled) against the true stages for all three.
+Also ``--figure PATH`` writes the heat map of one seeded demo night with injected artifacts and its
+hypnogram (the figure of docs/quality.md).
+
 3. **Speed.** An 8-h, 16-channel EDF night (the night of ``benchmarks/preprocess.py``):
    ``preprocess`` with the checks (the default) and without them, ``sleepfm qc`` on the store it
    wrote, and ``embed`` of that store with ``--quality mask`` and ``--quality off`` (a
@@ -339,6 +342,29 @@ def print_speed(best: dict[str, float], hours: float) -> None:
           f"{best['embed --quality mask, store without flags'] / off - 1:7.1%}")
 
 
+def figure(work: Path, path: Path, seed: int) -> None:
+    """The heat map of one 2-hour demo night with artifacts of every kind, its hypnogram above."""
+    from sleepfm.config.quality import QcConfig
+    from sleepfm.demo.artifacts import Artifact, ArtifactSpec, inject_store_nans
+    from sleepfm.demo.synth import CohortSpec, synthesize_cohort
+    from sleepfm.quality.run import run_qc
+
+    spec = ArtifactSpec(movement=6, clean_fraction=0.0, kind_probability=1.0)
+    synthesize_cohort(work / "figure", CohortSpec(participants=1, night_minutes=(120, 120), cycle_minutes=60,
+                                                  second_visit_fraction=0, seed=seed, artifacts=spec))
+    night = json.loads((work / "figure" / "cohort.json").read_text())["nights"][0]
+    import sleepfm
+
+    sleepfm.preprocess(work / "figure" / "psg", work / "figure-h5")
+    store = work / "figure-h5" / f"{night['study']}.h5"
+    inject_store_nans(store, [Artifact(**a) for a in night["artifacts"]])
+    run_qc(QcConfig(inputs=[store], out=work / "figure-qc",
+                    hypnograms=[work / "figure" / "hypnograms" / f"{night['study']}.csv"]))
+    path.write_bytes((work / "figure-qc" / f"{night['study']}.qc.png").read_bytes())
+    print(f"heat map of {night['study']} ({len(night['artifacts'])} artifacts: "
+          f"{sorted({a['kind'] for a in night['artifacts']})}) → {path}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=16)
@@ -350,11 +376,14 @@ def main() -> int:
     parser.add_argument("--skip", default="", help="comma-separated: detection, masking, speed")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--verbose", action="store_true", help="print every missed or false detection")
+    parser.add_argument("--figure", type=Path, default=None, help="write docs/quality.md's heat map here")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="sleepfm-quality-") as folder:
         work = Path(folder)
+        if args.figure is not None:
+            figure(work, args.figure, args.seed)
         if "detection" not in skip:
             result = detection(work / "detection", args.nights, args.minutes, args.seed, args.verbose)
             print_detection(result)
