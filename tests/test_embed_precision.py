@@ -185,17 +185,22 @@ def test_embed_with_amx_runs_bf16_close_to_fp32(tmp_path: Path, monkeypatch: pyt
             assert 0 < abs(a - b).max() <= TOLERANCE and (b == c).all()
 
 
-def test_embed_command_names_the_precision_it_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_embed_command_says_which_precision_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from sleepfm.cli.app import main
 
     _cpuinfo(tmp_path, X86_AVX2, monkeypatch)
     write_study(tmp_path / "night.h5", STUDY, SMALL_CHUNK)
-    code = main(["embed", str(tmp_path / "night.h5"), "--checkpoint", str(small_checkpoint(tmp_path / "model")),
-                 "--out", str(tmp_path / "out"), "--device", "cpu", "--precision", "auto"])
-    assert code == 0
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert lines == ["--precision auto: fp32, the CPU has no AMX (no amx_bf16 flag in /proc/cpuinfo), where bf16 "
-                     "would not be faster"]
+    checkpoint = small_checkpoint(tmp_path / "model")
+    said = {}
+    for precision in ("auto", "bf16", "fp32"):
+        code = main(["embed", str(tmp_path / "night.h5"), "--checkpoint", str(checkpoint), "--out",
+                     str(tmp_path / precision), "--device", "cpu", "--precision", precision])
+        assert code == 0
+        said[precision] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert said["auto"] == ["--precision auto: fp32, the CPU has no AMX (no amx_bf16 flag in /proc/cpuinfo), where "
+                            "bf16 would not be faster"]
+    assert len(said["bf16"]) == 1 and said["bf16"][0].startswith("warning: --precision bf16: this CPU has no bf16")
+    assert said["fp32"] == []
 
 
 def test_run_takes_the_precision_through_its_config() -> None:
