@@ -7,7 +7,7 @@
   everywhere else, GPUs included (ask for bf16 there). It says which, and why.
 * ``bf16`` runs bf16 on a CPU with bf16 matrix instructions (AMX, AVX512-BF16, or Arm's BF16)
   and on a GPU of compute capability 8.0 or later. Without them torch multiplies bf16 in a
-  generic kernel, 20-60× slower than fp32 on an AVX2 EPYC (the embedding took 14× as long), so
+  generic kernel, 20-60× slower than fp32 on an AVX2 EPYC (the embedding took 14-32× as long), so
   sleepfm warns and runs fp32 instead.
 
 The CPU's flags are read from ``/proc/cpuinfo`` (Linux). Where it cannot be read, no flag is
