@@ -177,6 +177,18 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     record.stage_minutes = {k: v for k, v in predicted["stage_minutes"].items() if k != "UNS"}
     record.statistics = {k: v for k, v in predicted.items() if k not in ("stage_minutes",)}
     record.agreement = outputs.stats["agreement"]
+    if scored is not None and record.agreement is not None:
+        # The night's statistics of both hypnograms over the scored one's window, for the Bland-Altman table.
+        from sleepfm.evaluate.agreement import night_figures
+        from sleepfm.report.sleep_stats import aligned_stages
+
+        from .night import align_scored
+
+        aligned = align_scored(scored, night.hypnogram.start_time, night.duration)
+        reference, predicted = aligned_stages(aligned, night.hypnogram)
+        if (reference >= 0).any():
+            record.night_figures = dict(zip(("scored", "predicted"), night_figures(reference, predicted),
+                                            strict=True))
 
 
 def _risk_study(study: Study, recording: Recording, record: StudyRecord, risk: _Risk, config: RunConfig,

@@ -271,7 +271,9 @@ class Agreement:
         return data
 
 
-def _aligned(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def aligned_stages(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stage codes of two hypnograms over their overlap: on the coarser epoch length, aligned by onset
+    (plain arrays must have equal lengths)."""
     if isinstance(reference, Hypnogram) and isinstance(other, Hypnogram):
         epoch = max(reference.epoch_seconds, other.epoch_seconds)
         reference, other = reference.to_epoch_seconds(epoch), other.to_epoch_seconds(epoch)
@@ -303,7 +305,7 @@ def agreement(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) 
     Hypnograms are compared on the coarser of their epoch lengths, aligned by onset;
     plain arrays of stage codes must have equal lengths.
     """
-    ref, oth = _aligned(reference, other)
+    ref, oth = aligned_stages(reference, other)
     matrix = confusion_matrix(ref, oth)
     total = int(matrix.sum())
     if total == 0:
