@@ -128,3 +128,17 @@ def test_run_on_bids_gives_the_stages_of_cohort_edf(shared: Path, tmp_path: Path
     resolved = (tmp_path / "a" / "config.resolved.yaml").read_text()
     assert "channel_mapper: bids-channels" in resolved
     assert START.isoformat() in (tmp_path / "a" / bids["studies"][0]["outputs"]["hypnogram"]).read_text()
+
+
+def test_unknown_hypnogram_format_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    from .helpers_clinical import assert_refused
+
+    edf = tmp_path / "night.edf"
+    edf.write_bytes(b"not read")
+    assert_refused(main, [
+        (["run", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--checkpoints", str(tmp_path),
+          "--format", "csv,vendor"], 2, "no hypnogram writer named 'vendor'"),
+        (["stage", str(edf), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o"), "--format", "edf,nsr"],
+         2, "no hypnogram writer named 'nsr'"),
+    ], capsys)
+    assert not (tmp_path / "o").exists()
