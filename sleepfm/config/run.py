@@ -62,6 +62,16 @@ class RunStaging(ConfigModel):
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+    formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
+                               "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # `--format edf,bids` and `--set staging.formats=edf,bids` give one comma-separated string.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class RunRisk(ConfigModel):
