@@ -69,6 +69,23 @@ def test_hook_sleepfm_register_label_readers(make_plugin) -> None:
     assert hypnogram.counts()["W"] == 2 and hypnogram.counts()["REM"] == 1
 
 
+def test_hook_sleepfm_register_hypnogram_writers(make_plugin) -> None:
+    body = '''
+    class StageDigits(HypnogramWriter):
+        """Stages as one digit per epoch."""
+        extensions = (".digits",)
+        suffix = ".digits"
+        def render(self, export, name):
+            return {name: "".join(str(int(s)) for s in export.hypnogram.stages).encode()}
+    '''
+    reg = _install(make_plugin, "sleepfm_register_hypnogram_writers", "digits", "StageDigits", body,
+                   "from sleepfm.plugin import HypnogramWriter")
+    from sleepfm.plugin import Hypnogram, HypnogramExport
+
+    files = reg.get("hypnogram_writers", "digits")().render(HypnogramExport(Hypnogram([0, 2, 4])), "n.digits")
+    assert files == {"n.digits": b"024"}
+
+
 def test_hook_sleepfm_register_channel_mappers(make_plugin) -> None:
     body = '''
     class EverythingIsEeg(ChannelMapper):
