@@ -24,14 +24,17 @@ and the others are still staged.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from sleepfm.errors import UsageError
-from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 
 from .models import CheckpointSet, StagingRunner
 from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
@@ -143,7 +146,7 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
               models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
     """Stage one prepared recording and render its outputs (nothing is written here)."""
-    from sleepfm.quality.clinical import flag_text, recording_quality
+    from sleepfm.quality.clinical import epochs_without_signal, flag_text, recording_quality
 
     assert recording.embeddings is not None and recording.signals is not None
     info = recording_info(recording)
@@ -152,6 +155,11 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
     flag = flag_text(quality)
     night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                         start_time=info.start_time)
+    blank = epochs_without_signal(recording.embeddings, night.hypnogram.n_epochs)
+    if blank.any():  # no channel of any modality was usable there: nothing to stage from
+        night = dataclasses.replace(night, hypnogram=dataclasses.replace(
+            night.hypnogram, stages=np.where(blank, np.int8(Stage.UNS), night.hypnogram.stages).astype(np.int8)))
+    quality["epochs_without_signal"] = int(blank.sum())
     about = {
         "recording": {"file": str(recording.source),
                       "start_time": info.start_time.isoformat() if info.start_time else None,

@@ -18,8 +18,9 @@ wrong_unit      a whole EEG channel recorded in V while its header says µV     
 Sustained artifacts start and end on 5-s patch boundaries and last whole patches; a movement
 burst lies inside one patch. So the truth is exact per patch, and per 30-s epoch an epoch holds
 an artifact when one of its patches does. A check may also flag, without it counting against
-it, artifacts of kinds listed in :data:`ALSO` (a saturated stretch is high-amplitude too).
-Artifacts never overlap on a channel.
+it, artifacts of kinds listed in :data:`ALSO` (a saturated stretch is high-amplitude too), nor
+the patch on either side of an artifact, where resampling spreads its edges. Artifacts never
+overlap or touch on a channel.
 """
 
 from __future__ import annotations
@@ -210,9 +211,13 @@ def patch_truth(artifacts: list[Artifact], n_patches: int) -> tuple[dict[tuple[s
     allowed: dict[tuple[str, str], np.ndarray] = {}
     for artifact in artifacts:
         first, last = int(artifact.start // PATCH_SECONDS), int(np.ceil(artifact.stop / PATCH_SECONDS))
-        for check, table in ((artifact.check, meant), *((c, allowed) for c in ALSO[artifact.kind])):
-            row = table.setdefault((check, artifact.channel), np.zeros(n_patches, dtype=bool))
-            row[first: min(last, n_patches)] = True
+        row = meant.setdefault((artifact.check, artifact.channel), np.zeros(n_patches, dtype=bool))
+        row[first: min(last, n_patches)] = True
+        # The patch on each side is allowed too: resampling spreads an artifact's edges into it (the
+        # ringing of a dropout's step, the anti-alias filter's tail), and artifacts never touch it.
+        for check in (artifact.check, *ALSO[artifact.kind]):
+            row = allowed.setdefault((check, artifact.channel), np.zeros(n_patches, dtype=bool))
+            row[max(0, first - 1): min(last + 1, n_patches)] = True
     return meant, allowed
 
 

@@ -41,6 +41,10 @@ class ChunkMasks:
     def everything(cls, channels: dict[Modality, list[str]], n_chunks: int, mode: str = "off") -> ChunkMasks:
         return cls(channels, {m: np.ones((n_chunks, len(names)), dtype=bool) for m, names in channels.items()}, mode)
 
+    def any_kept(self) -> bool:
+        """Whether any channel takes part in any chunk."""
+        return any(keep.any() for keep in self.keep.values())
+
     def rows(self, modality: Modality, chunk: int) -> np.ndarray:
         """Indices of the channels of ``modality`` that take part in ``chunk``."""
         return np.flatnonzero(self.keep[modality][chunk])

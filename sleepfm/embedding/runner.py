@@ -392,6 +392,12 @@ def _finished(studies: deque[_Study], final: bool = False) -> Iterator[Any]:
         if study.failure is not None:
             yield studies.popleft().failure
         elif study.plan is not None and (study.done == study.plan.n_chunks or final):
-            yield studies.popleft().result
+            result = studies.popleft().result
+            if result is not None and result.masks is not None and not result.masks.any_kept():
+                yield StudyFailure(result.plan.path, InputError(
+                    "no usable signal: every channel is non-finite or flagged by the quality checks in every chunk",
+                    where=result.plan.path, fix="see `sleepfm qc` for the flags; --quality off feeds flagged channels"))
+            else:
+                yield result
         else:
             return

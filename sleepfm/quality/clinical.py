@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sleepfm.errors import SleepfmError
 
 
@@ -73,3 +75,24 @@ def flag_text(quality: dict[str, Any] | None) -> str:
     if quality.get("foreign_data", {}).get("foreign"):
         parts.append("FOREIGN DATA")
     return " — ".join(parts)
+
+
+def epochs_without_signal(embeddings: Path, n_epochs: int) -> np.ndarray:
+    """bool (n_epochs,): the 30-s epochs in which quality masking left every modality present without
+    a channel. The staging head still gives them probabilities (from the night around them), but
+    nothing was measured there: they are reported unscored (UNS)."""
+    from sleepfm.store.embedding_store import EmbeddingStore
+
+    with EmbeddingStore(embeddings) as store:
+        missing = store.attrs.get("chunks_missing") or {}
+        present = [m.value for m in store.modalities]
+        chunks = int(store.attrs.get("n_chunks") or 0)
+        tokens = store.n_tokens
+    blank = np.zeros(n_epochs, dtype=bool)
+    if not isinstance(missing, dict) or not present or not chunks or tokens % chunks or (tokens // chunks) % 6:
+        return blank
+    empty = set.intersection(*(set(missing.get(m, [])) for m in present))
+    per_chunk = tokens // chunks // 6  # 30-s epochs per chunk
+    for chunk in empty:
+        blank[int(chunk) * per_chunk: (int(chunk) + 1) * per_chunk] = True
+    return blank

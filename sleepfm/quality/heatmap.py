@@ -91,5 +91,6 @@ def render_heatmap(flags: QualityFlags, channels: list[StoredChannel], quality: 
     figure.subplots_adjust(left=1.9 / 11, right=1 - 1.8 / 11, bottom=0.55 / height, top=1 - 0.5 / height,
                            hspace=0.15)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    # zlib level 3: a third of the default's encoding time for a few percent more bytes.
+    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 3})
     return buffer.getvalue()

@@ -17,7 +17,7 @@ from sleepfm.interfaces.modality import Modality
 from sleepfm.store.embedding_store import EmbeddingStore
 
 from ..helpers_models import SMALL_CHUNK, SMALL_STEPS, STUDY, small_checkpoint, write_study
-from .harness import assert_success, run_sleepfm
+from .harness import assert_clean_failure, assert_success, run_sleepfm
 
 
 def _poison(path: Path, values: dict[str, tuple[slice, float]]) -> None:
@@ -90,3 +90,14 @@ def test_masking_leaves_clean_studies_unchanged(tmp_path: Path) -> None:
     for modality in on.tokens:
         assert np.array_equal(on.tokens[modality], off.tokens[modality])
     assert Modality.BAS in on.tokens
+
+
+def test_a_store_with_no_finite_sample_fails_alone_with_one_line(tmp_path: Path) -> None:
+    checkpoint = small_checkpoint(tmp_path / "model")
+    write_study(tmp_path / "good.h5", STUDY, 2 * SMALL_CHUNK)
+    write_study(tmp_path / "dead.h5", STUDY, 2 * SMALL_CHUNK)
+    _poison(tmp_path / "dead.h5", {name: (slice(None), np.nan) for name in STUDY})
+    outcome = run_sleepfm(["embed", tmp_path / "good.h5", tmp_path / "dead.h5", "--checkpoint", checkpoint,
+                           "--out", tmp_path / "out"])
+    assert_clean_failure(outcome, contains=["dead.h5", "no usable signal"], outputs=[tmp_path / "out"])
+    assert (tmp_path / "out" / "good.h5").is_file() and not (tmp_path / "out" / "dead.h5").exists()
