@@ -74,3 +74,26 @@ def test_qc_refuses_bad_usage_with_one_line(tmp_path: Path, capsys) -> None:
     assert main(["qc", str(tmp_path / "a.edf"), "--out", str(tmp_path / "o"), "--set",
                  "quality.checks=[{name: nope}]"]) == 2
     assert "no quality check named 'nope'" in capsys.readouterr().err
+
+
+def test_qc_reuses_the_flags_preprocess_kept_only_when_made_the_same_way(tmp_path: Path) -> None:
+    import h5py
+
+    import sleepfm
+
+    _night(tmp_path / "night.edf", None, 0)
+    sleepfm.preprocess(tmp_path / "night.edf", tmp_path / "h5")
+    store = tmp_path / "h5" / "night.h5"
+    with h5py.File(store, "r+") as handle:  # mark C4-M1 flat in its first minute, as if preprocess had
+        flags = handle["sleepfm_quality/flags"]
+        names, checks = json.loads(flags.attrs["channels"]), json.loads(flags.attrs["checks"])
+        bits = flags[()]
+        bits[names.index("C4-M1"), :12] |= np.uint32(1 << checks.index("flat"))
+        flags[...] = bits
+    assert main(["qc", str(store), "--out", str(tmp_path / "reused"), "--no-plot"]) == 0
+    reused = json.loads((tmp_path / "reused" / "night.qc.json").read_text())
+    assert reused["channels"]["C4-M1"]["flags"] == {"flat": pytest.approx(2 / 40)}
+    # Other thresholds: the kept flags do not say what they would give, so the store is checked again.
+    assert main(["qc", str(store), "--out", str(tmp_path / "again"), "--no-plot", "--set",
+                 "quality.mask_fraction=0.5"]) == 0
+    assert json.loads((tmp_path / "again" / "night.qc.json").read_text())["channels"]["C4-M1"]["flags"] == {}

@@ -7,7 +7,8 @@ root's 1-D datasets as channels — the published code included — never see it
 
 with attributes ``checks`` (JSON list: the check of each bit), ``channels`` (JSON list of dataset
 names, the rows), ``patch_seconds`` (5), ``details`` (JSON: per channel, numbers the reports quote,
-such as the ratio of standard to robust deviation) and ``config`` (the ``quality`` section used).
+such as the ratio of standard to robust deviation), ``config`` (the ``quality`` section used) and
+``sleepfm_version`` (that computed them).
 Stores without the group (older sleepfm files, the published converter's) read as having no
 flags; ``sleepfm embed`` then checks them as it reads them.
 """
@@ -37,6 +38,13 @@ class QualityFlags:
     details: dict[str, dict[str, float]] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     patch_seconds: float = PATCH_SECONDS
+    version: str = ""
+
+    def made_with(self, config: dict[str, Any]) -> bool:
+        """Whether these flags are what this sleepfm would compute with ``config`` (so may be reused)."""
+        from sleepfm import __version__
+
+        return self.version == __version__ and self.config == config
 
     @property
     def n_patches(self) -> int:
@@ -77,6 +85,7 @@ class QualityFlags:
             "patch_seconds": float(self.patch_seconds),
             "details": json.dumps(self.details, ensure_ascii=False),
             "config": json.dumps(self.config, ensure_ascii=False),
+            "sleepfm_version": self.version or _version(),
         })
 
     @classmethod
@@ -92,12 +101,19 @@ class QualityFlags:
             details = json.loads(_text(attrs.get("details", "{}")))
             config = json.loads(_text(attrs.get("config", "{}")))
             patch_seconds = float(attrs.get("patch_seconds", PATCH_SECONDS))
+            version = _text(attrs.get("sleepfm_version", ""))
         except (KeyError, ValueError, TypeError):
             return None
         bits = np.asarray(dataset[()], dtype=np.uint32)
         if bits.shape[0] != len(channels) or len(checks) > 32 or patch_seconds != PATCH_SECONDS:
             return None
-        return cls(checks, channels, bits, details, config, patch_seconds)
+        return cls(checks, channels, bits, details, config, patch_seconds, version)
+
+
+def _version() -> str:
+    from sleepfm import __version__
+
+    return __version__
 
 
 def _text(value: Any) -> str:

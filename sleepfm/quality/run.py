@@ -14,7 +14,8 @@ Per study ``<stem>``, in the output folder:
 ``qc_summary.csv`` lists every study, ranked: usable first, then degraded, then unusable, and
 within a verdict by the mean usable fraction of its modalities; failed inputs come last with
 their error. EDF/BDF inputs are converted into a temporary store first (the checks then run in
-the same pass as the conversion); stores are read once.
+the same pass as the conversion); a store's kept flags are reused when they were computed with
+the same checks and thresholds by this version of sleepfm, else the store is read once.
 """
 
 from __future__ import annotations
@@ -152,8 +153,11 @@ def _one(source: Path, config: QcConfig, checks: CheckSet, work: Path,
     store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, config, work)
     try:
         with open_store(store_path, config) as store:
-            flags = store.quality_flags() if store_path != source else None
-            if flags is None:
+            # Flags kept by preprocess with these very checks and thresholds are reused: the same
+            # computation on the same stored samples. Any other store is checked now, in one read.
+            flags = store.quality_flags() if config.channel_map is None else None
+            wanted = [c.name for c in store.channels if checks.wants(c)]
+            if flags is None or not flags.made_with(checks.config) or set(wanted) != set(flags.channels):
                 flags = assess_store(store, checks)
             channels, start, duration = list(store.channels), store.start_time, store.duration
     finally:
