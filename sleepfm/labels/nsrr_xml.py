@@ -68,9 +68,12 @@ def _number(element: ET.Element, tag: str, path: Path, *, required: bool = True)
     if not text and not required:
         return math.nan
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InputError(f"<{tag}> is {text!r}, not a number", where=path) from None
+    if not math.isfinite(value):
+        raise InputError(f"<{tag}> is {text!r}, not a finite number", where=path)
+    return value
 
 
 def _epoch_length(root: ET.Element, path: Path) -> float:
@@ -135,7 +138,7 @@ class NsrrXmlReader(LabelReader):
                                _number(event, "SpO2Nadir", path, required=False)))
         if not runs:
             raise InputError("NSRR XML has no Stages|Stages events", where=path)
-        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
         return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time,
                          events=events_frame(events), source=Path(path))
 

@@ -76,13 +76,13 @@ def test_labels_padded_with_nul_bytes_read_as_padding(tmp_path: Path) -> None:
     assert_finite(tmp_path / "out" / "padded.h5")
 
 
-def test_a_recording_shorter_than_one_patch(tmp_path: Path, small_model: Path) -> None:
+def test_a_recording_shorter_than_one_patch(tmp_path: Path, compat: Path) -> None:
     path = synthetic_recording(tmp_path / "in" / "short.edf", 2, CHANNELS)
     converted = run_inprocess(["preprocess", path, "--out", tmp_path / "signals"])
     if converted.code != 0:
         assert_clean_failure(converted, contains="short.edf", outputs=[tmp_path / "signals"])
         return
     assert_success(converted, outputs=[tmp_path / "signals"])
-    outcome = run_inprocess(["embed", tmp_path / "signals", "--checkpoint", small_model, "--out", tmp_path / "emb",
-                             "--partial-chunk", "pad"])
+    outcome = run_inprocess(["embed", tmp_path / "signals", "--checkpoint", compat / "model_base", "--out",
+                             tmp_path / "emb", "--partial-chunk", "pad", "--device", "cpu"])
     assert_clean_failure(outcome, contains=["short.h5", "shorter than one"], outputs=[tmp_path / "emb"])
