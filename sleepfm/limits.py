@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sleepfm.errors import InputError
+from sleepfm.errors import InputError, SleepfmError
 
 #: The longest recording sleepfm accepts: three nights (a multi-night home study in one file).
 MAX_RECORDING_HOURS = 72
@@ -39,3 +39,24 @@ def _span(seconds: float) -> str:
     if not math.isfinite(seconds):
         return f"{seconds} s"
     return f"{seconds:.6g} s ({seconds / 3600:.3g} h)"
+
+
+def check_structure(value: object, *, where: str | Path | None, error: type[SleepfmError] = InputError) -> None:
+    """Refuse parsed JSON/YAML nested deeper than :data:`MAX_NESTING` or holding more than
+    :data:`MAX_CONFIG_VALUES` values (YAML aliases count once per use: an alias bomb is a few
+    hundred bytes that expand to billions). Stops counting at the limit, so it is cheap."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    count = 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise error(f"holds more than {MAX_CONFIG_VALUES} values once its aliases are expanded", where=where,
+                        fix="a config this large is not one sleepfm wrote; check its anchors (&) and aliases (*)")
+        if depth > MAX_NESTING:
+            raise error(f"is nested more than {MAX_NESTING} levels deep", where=where,
+                        fix="sleepfm's files nest a few levels; check the file's brackets")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)

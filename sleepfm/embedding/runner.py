@@ -30,6 +30,7 @@ from sleepfm.checkpoints.folder import Checkpoint
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.registry_records import KINDS
 from sleepfm.store.signal_store import SignalStore
 
 from .fast import FastEmbedder
@@ -118,7 +119,7 @@ class Embedder:
         notify: Notify | None = None,
     ) -> None:
         if checkpoint.kind != "models" or not isinstance(checkpoint.module, SetTransformer):
-            raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
+            raise UsageError(f"the checkpoint holds {KINDS[checkpoint.kind]} {checkpoint.name!r}; embedding needs a "
                              "base model (set-transformer)", where=checkpoint.path, fix="pass the model_base folder")
         self.checkpoint = checkpoint
         self.model: SetTransformer = checkpoint.module
