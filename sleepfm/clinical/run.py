@@ -167,6 +167,7 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
             record.scored_events = {str(name): int(n) for name, n in sorted(counts.items())}
     options = StageOptions(detail_5s=config.staging.detail_5s, plot=config.staging.plots)
     night, outputs = stage_one(recording, runner, scored, options, checkpoints, title=study.id)
+    record.notes.extend(outputs.notes)
     folder = out / "studies" / study.id
     for path in outputs.write(folder, study.id):
         kind = {".csv": "hypnogram", ".png": "plot", ".json": "statistics"}[path.suffix]

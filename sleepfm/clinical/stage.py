@@ -145,6 +145,8 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
         assert not isinstance(hypnogram, SleepfmError)
         _, outputs = stage_one(recording, runner, hypnogram, options, models)
         outputs.write(Path(out), recording.key)
+        for note in outputs.notes:
+            (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
 
     unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
     return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, unreadable)

@@ -6,9 +6,10 @@ Standardised NSRR (``PSGAnnotation``)
     run-length events of type ``Stages|Stages`` whose concept ends in a code: ``Wake|0``,
     ``Stage 1 sleep|1`` … ``Stage 4 sleep|4`` (R&K 3 and 4 → N3), ``REM sleep|5``,
     ``Movement|6`` (*movement*), ``Unscored|9`` (*unscored*). They are expanded to
-    ``EpochLength`` epochs (30 s). The ``Recording Start Time`` event's ``ClockTime``
-    (``dd.mm.yy HH.MM.SS``) gives the start; NSRR blanks the date (``00.00.00``), in which case
-    the EDF+ anonymised date 1 Jan 1985 stands in so that the clock time survives.
+    ``EpochLength`` epochs (30 s). ``Start`` is seconds from the recording's start (NSRR's
+    definition), so it is trusted over any clock. The ``Recording Start Time`` event's
+    ``ClockTime`` (``dd.mm.yy HH.MM.SS``) gives the start; NSRR blanks the date (``00.00.00``),
+    in which case the EDF+ anonymised date 1 Jan 1985 stands in so that the clock time survives.
 Compumedics Profusion (``CMPStudyConfig``)
     ``SleepStages/SleepStage``: one integer per epoch (0 W, 1–4 R&K → N1, N2, N3, N3, 5 REM,
     6 *movement*, 9 *unscored*); ``ScoredEvents/ScoredEvent`` with ``Name``, ``Start``,
@@ -140,7 +141,7 @@ class NsrrXmlReader(LabelReader):
             raise InputError("NSRR XML has no Stages|Stages events", where=path)
         onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
         return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time,
-                         events=events_frame(events), source=Path(path))
+                         events=events_frame(events), source=Path(path), onsets_from_recording_start=True)
 
 
 class ProfusionXmlReader(LabelReader):
