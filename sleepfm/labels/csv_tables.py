@@ -55,7 +55,8 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    # As text: a 400-digit number parses as a Python int that does not fit a float.
+    values = pd.to_numeric(frame[column].astype(str), errors="coerce").to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values))[0])
         text = str(frame[column].iloc[row])

@@ -10,6 +10,7 @@ data record) is what :mod:`sleepfm.read.edf` reads samples with.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,7 +123,7 @@ def _int_field(raw: bytes, name: str, path: Path, *, signal: str | None = None) 
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not text or value != value or value != int(value):
+    if not text or not math.isfinite(value) or value != int(value):
         owner = f" of signal {signal!r}" if signal is not None else ""
         raise InputError(
             f"header field {name!r}{owner} is not a whole number: {text!r}",

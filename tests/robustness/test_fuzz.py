@@ -21,12 +21,18 @@ import numpy as np
 import pytest
 import yaml
 
+from sleepfm.read.edf_writer import set_header_field
+
 from .harness import Outcome, assert_contract, memory_ceiling, run_inprocess
 
 CASES = int(os.environ.get("SLEEPFM_FUZZ_CASES", "6"))
 SEEDS = range(CASES)
 PSG_EDF = "sleep-edf/SC4001E0-PSG_first300s.edf"
 HEADER_BYTES = 256 * 8  # the Sleep-EDF file: 7 signals
+FIXED_FIELDS = ("start date", "start time", "header bytes", "reserved", "number of data records",
+                "duration of a data record", "number of signals")
+FIELDS = (*FIXED_FIELDS, "label", "unit", "physical minimum", "physical maximum", "digital minimum",
+          "digital maximum", "samples per data record")
 
 #: Values that broke readers somewhere: non-numbers, non-finite, huge, negative, empty, deep, binary.
 NASTY_TEXT = ["", " ", "-1", "0", "1e308", "-1e308", "inf", "-inf", "nan", "NaN", "1e11", "99999999", "3.5",
@@ -77,6 +83,11 @@ def test_fuzz_edf_header(seed: int, psg: Path, tmp_path: Path) -> None:
     source = tmp_path / "in" / f"header-{seed}.edf"
     source.parent.mkdir()
     source.write_bytes(bytes(data))
+    # And one whole field (numbers above all) set to a nasty value or a plausible wrong one.
+    field = rng.choice(FIELDS)
+    value = rng.choice([*NASTY_TEXT, "1", "2", "30", "-1", "100", "32767", "-32768", "1E8", "0.001"])
+    set_header_field(source, field, value.encode("latin-1", "replace").decode("latin-1")[:80],
+                     signal=None if field in FIXED_FIELDS else rng.randrange(7))
     with memory_ceiling():
         outcome = run_inprocess(["preprocess", source, "--out", tmp_path / "out"])
     _check(outcome, [tmp_path / "out"])

@@ -110,3 +110,24 @@ def test_outputs_are_as_readable_as_the_signal_stores(psg: Path, tmp_path: Path)
     for path in [*(tmp_path / "signals").iterdir(), tmp_path / "hypnogram.csv", tmp_path / "stats.json",
                  tmp_path / "events.csv"]:
         assert stat.S_IMODE(path.stat().st_mode) == store, path
+
+
+def test_numpy_runtime_warnings_never_reach_the_terminal(make_plugin, tmp_path: Path) -> None:
+    # Whatever line of code divides by zero, the user sees outcomes, not numpy's complaint.
+    make_plugin("sleepfm-divide", """
+        import numpy as np
+        from sleepfm import hookimpl
+
+        @hookimpl
+        def sleepfm_register_commands(app):
+            @app.command("divide")
+            def divide():
+                '''Divide by zero.'''
+                print(float(np.float64(1.0) / np.float64(0.0)), float(np.mean(np.array([]))))
+        """)
+    outcome = run_inprocess(["divide"])
+    assert_success(outcome)
+    assert outcome.stdout.split() == ["inf", "nan"] and outcome.stderr == ""
+    debug = run_inprocess(["--debug", "divide"])
+    assert "RuntimeWarning" in debug.stderr  # still there for whoever asks
+
