@@ -224,7 +224,10 @@ class Embedder:
                     pooled={m: np.zeros((plan.n_chunks, dim), np.float32) for m in plan.channels},
                 )
                 studies.append(study)
-                yield from self._read(store, study)
+                try:
+                    yield from self._read(store, study)
+                except SleepfmError as exc:  # a damaged chunk: this study fails, the others go on
+                    study.failure = StudyFailure(Path(path), exc)
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan

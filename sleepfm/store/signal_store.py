@@ -49,7 +49,7 @@ from sleepfm.store.checks import (
     number_attribute,
     text_attribute,
 )
-from sleepfm.store.chunk_reader import ChunkLayout, chunk_layout, read_into
+from sleepfm.store.chunk_reader import ChunkLayout, InflateError, chunk_layout, read_into
 from sleepfm.store.compression import Compression, EncodedChannel, encode
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,12 @@ class SignalStore:
             if name not in self._layouts:
                 self._layouts[name] = chunk_layout(dataset)
             layout = self._layouts[name]
-            if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
-                out[i] = dataset[start:stop]
+            try:
+                if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
+                    out[i] = dataset[start:stop]
+            except (OSError, RuntimeError, ValueError, InflateError) as exc:  # a damaged chunk
+                raise InputError(f"channel {name!r}: samples {start}-{stop} cannot be read ({exc})",
+                                 where=self.path, fix=REDO) from None
         return out
 
     def close(self) -> None:

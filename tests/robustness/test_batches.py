@@ -58,6 +58,23 @@ def test_embed_a_folder_with_one_malformed_store(damage: str, good_store: Path, 
     assert not (tmp_path / "emb" / f"{damage}.h5").exists()
 
 
+def test_embed_a_folder_with_one_damaged_chunk(good_store: Path, small_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    shutil.copy(good_store, folder / "a-good.h5")
+    with h5py.File(good_store, "r") as handle:
+        chunk = handle["C3-M2"].id.get_chunk_info(0)
+    data = bytearray(good_store.read_bytes())
+    for offset in range(chunk.byte_offset + 10, chunk.byte_offset + chunk.size, 7):
+        data[offset] ^= 0x5A  # the gzip stream no longer inflates
+    (folder / "damaged.h5").write_bytes(bytes(data))
+    outcome = run_inprocess(["embed", folder, "--checkpoint", small_model, "--out", tmp_path / "emb",
+                             "--device", "cpu"])
+    assert_partial_failure(outcome, failed=["damaged.h5"], completed=[tmp_path / "emb" / "a-good.h5"],
+                           outputs=[tmp_path / "emb"])
+    assert "'C3-M2'" in outcome.stderr
+
+
 @pytest.mark.shared
 def test_preprocess_a_folder_with_one_mislabelled_recording(psg: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
@@ -84,3 +101,28 @@ def test_stage_two_recordings_one_with_a_damaged_hypnogram(night: Path, compat: 
                              "--device", "cpu"])
     assert_partial_failure(outcome, failed=["two.csv"], completed=[tmp_path / "out" / "one.hypnogram.csv"],
                            outputs=[tmp_path / "out"])
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_run_a_cohort_with_a_mislabelled_recording_and_a_damaged_hypnogram(psg: Path, night: Path, compat: Path,
+                                                                           tmp_path: Path) -> None:
+    data = tmp_path / "clinic"
+    data.mkdir()
+    shutil.copy(night, data / "good.edf")
+    shutil.copy(night, data / "scored.edf")
+    source = psg / "sleep-edf" / "SC4001EC-Hypnogram.edf"
+    first_stage = source.read_bytes().index(b"Sleep stage W")
+    mutated_copy(source, data / "scored-hypnogram.edf", {first_stage + 12: b"\xff"})
+    mutated_copy(psg / "sleep-edf/SC4001E0-PSG_first300s.bdf", data / "bdf-as-edf.edf", {0: b"0       "})
+    out = tmp_path / "run"
+    outcome = run_inprocess(["run", "--data", data, "--out", out, "--checkpoints", compat, "--device", "cpu",
+                             "--set", "risk.enabled=off", "--set", "staging.plots=false"])
+    assert_partial_failure(outcome, failed=["bdf-as-edf"], completed=[out / "studies/good/good.hypnogram.csv"],
+                           outputs=[out])
+    import json
+
+    studies = {s["id"]: s for s in json.loads((out / "report.json").read_text())["studies"]}
+    assert studies["good"]["status"] == studies["scored"]["status"] == "ok"
+    # The hypnogram with the undecodable byte is not used, and the study says why.
+    assert any("0xff" in note for note in studies["scored"]["notes"]), studies["scored"]
