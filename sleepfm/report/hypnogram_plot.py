@@ -128,5 +128,4 @@ def write_png(data: bytes, path: str | Path) -> Path:
     """Write PNG bytes to ``path`` atomically (a temporary file in the same folder, then a rename)."""
     from sleepfm.config.base import atomic_write_bytes
 
-    atomic_write_bytes(Path(path), data)
-    return Path(path)
+    return atomic_write_bytes(Path(path), data)
