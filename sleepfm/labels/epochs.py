@@ -86,6 +86,9 @@ def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mappin
     """
     from sleepfm.labels.vocabulary import canonical_event, events_frame, stage_code, stage_from_text
 
+    notes = list(notes)
+    # Events too: an infinite onset would reach the event table and every output made from it.
+    check_times([note[0] for note in notes], [note[1] or 0.0 for note in notes], where=str(path))
     runs: list[tuple[float, float, int]] = []
     events = []
     for onset, duration, text in notes:
@@ -98,6 +101,6 @@ def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mappin
         raise InputError("no sleep-stage annotations", where=path,
                          fix="stages must be named W/Wake, N1, N2, N3, R/REM or Unscored (or 'Sleep stage X')")
     epoch = infer_epoch_seconds([r[0] for r in runs], [r[1] for r in runs], preferred, where=str(path))
-    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
     return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time, events=events_frame(events),
                      source=Path(path))

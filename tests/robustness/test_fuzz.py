@@ -164,10 +164,22 @@ def _published_csv(rng: random.Random) -> str:
     return "Start,Stop,StageName,StageNumber\n" + "\n".join(rows) + "\n"
 
 
+def _bids_tsv(rng: random.Random) -> str:
+    rows = [f"{30 * k}\t30\t{rng.choice(['W', 'N1', 'N2', 'N3', 'R', 'Lights off'])}" for k in range(12)]
+    return "onset\tduration\tstage\n" + "\n".join(rows) + "\n"
+
+
+def _edfbrowser(rng: random.Random) -> str:
+    rows = [f"+{30 * k}.000000,30,Sleep stage {rng.choice(['W', 'N1', 'N2', 'N3', 'R', '?'])}" for k in range(12)]
+    return "Onset,Duration,Annotation\n" + "\n".join([*rows, "+65.5,12,Hypopnea"]) + "\n"
+
+
 HYPNOGRAMS: dict[str, tuple[str, Callable[[random.Random], str], str]] = {
     "nsrr-xml": (".xml", _nsrr, "<>"),
     "epoch-csv": (".csv", _epoch_csv, ",\n"),
     "published-csv": (".csv", _published_csv, ",\n"),
+    "bids-tsv": (".tsv", _bids_tsv, "\t\n"),
+    "edfbrowser": (".txt", _edfbrowser, ",\n"),
 }
 
 
