@@ -21,15 +21,16 @@ import difflib
 import importlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from sleepfm import hookspecs
-from sleepfm.errors import DuplicateComponentError, UnknownComponentError
+from sleepfm import factory, hookspecs
+from sleepfm.errors import ConfigError, DuplicateComponentError, SleepfmError, UnknownComponentError
 from sleepfm.registry_records import (  # re-exported: the registry's public records
     COMMANDS,
     DISTRIBUTION,
@@ -290,6 +291,10 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return [entry.name for entry in self.entries(kind)]
 
+    def create(self, kind: str, name: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """The component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`)."""
+        return factory.build(self.get(kind, name), kind, name, params, **options)
+
 
 def _canonical(dist_name: str) -> str:
     return dist_name.replace("_", "-").lower()
@@ -353,3 +358,30 @@ def names(kind: str) -> list[str]:
 def entry(kind: str, name: str) -> ComponentEntry:
     """The registry entry (component plus provenance) of ``kind``/``name``."""
     return get_registry().entry(kind, name)
+
+
+def create(
+    kind: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    given: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    task: str | None = None,
+    key: str | None = None,
+    error: type[SleepfmError] = ConfigError,
+    where: str | Path | None = None,
+    given_by: str = "data",
+) -> Any:
+    """Build the registered ``kind``/``name`` from ``params``: the one way every component is made.
+
+    ``given`` holds the values the data decide (``{"embed_dim": 128, "num_classes": 5}``); the
+    component must declare each in ``data_given``, and a user value that differs is refused.
+    ``defaults`` fill fields the params leave unset (a parent's dropout). ``task`` refuses a
+    head or loss of another task. ``key`` is the config key naming the component (``"head"``),
+    used in messages (``head.params.num_classes``); ``error`` and ``where`` say how a problem is
+    raised; ``given_by`` names who gives ``given`` (``"model"`` for a model's parts). See
+    :mod:`sleepfm.factory`.
+    """
+    return get_registry().create(kind, name, params, given=given, defaults=defaults, task=task, key=key,
+                                 error=error, where=where, given_by=given_by)

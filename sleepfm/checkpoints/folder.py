@@ -28,6 +28,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from sleepfm import registry
 from sleepfm.errors import CheckpointError, UsageError
 from sleepfm.json_input import read_json
 
@@ -91,23 +92,6 @@ def _published_weights(folder: Path, given: Path) -> Path:
                           fix=f"expected one of {', '.join(WEIGHTS_CANDIDATES)}")
 
 
-def build(kind: str, name: str, params: dict[str, Any], *, where: str | Path) -> nn.Module:
-    """The registered component ``kind``/``name`` built from ``params``, refusing bad ones in one line."""
-    from pydantic import ValidationError
-
-    from sleepfm import registry
-    from sleepfm.config.base import format_validation_error
-
-    cls = registry.get(kind, name)
-    try:
-        return cls.from_config(params)
-    except ValidationError as exc:
-        raise CheckpointError("invalid hyper-parameters: " + "; ".join(format_validation_error(exc, ("params",))),
-                              where=where) from None
-    except ValueError as exc:
-        raise CheckpointError(f"cannot build {name}: {exc}", where=where) from None
-
-
 def _with_semantics(kind: str, name: str, params: dict[str, Any], semantics: Semantics) -> dict[str, Any]:
     if semantics == "sleepfm" or (kind, name) != ("models", "set-transformer"):
         return params
@@ -143,7 +127,8 @@ def load_checkpoint(path: Path, *, semantics: Semantics = "sleepfm") -> Checkpoi
     else:
         raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder,
                               fix=f"published configs name a model ({', '.join(PUBLISHED_CLASSES)})")
-    module = build(kind, name, _with_semantics(kind, name, params, semantics), where=folder / CONFIG_NAME)
+    module = registry.create(kind, name, _with_semantics(kind, name, params, semantics), error=CheckpointError,
+                             where=folder / CONFIG_NAME)
     load_strict(module, read_weights(weights), where=weights, what=f"{kind[:-1]} {name!r}")
     module.eval()
     return Checkpoint(module, kind, name, folder, source, params, signal, published)  # type: ignore[arg-type]
@@ -161,8 +146,6 @@ def load_model(path: Path, *, semantics: Semantics = "sleepfm") -> nn.Module:
 
 def registered_name(module: nn.Module) -> tuple[str, str]:
     """The registry ``(kind, name)`` whose class is exactly ``type(module)``."""
-    from sleepfm import registry
-
     for kind in TORCH_KINDS:
         for entry in registry.get_registry().entries(kind):
             if entry.load() is type(module):

@@ -11,12 +11,11 @@ import typer
 
 def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None) -> list[dict[str, Any]]:
     """One dict per channel of a recording or a signal store: name, label, rate, unit, modality, rule."""
-    from sleepfm import registry
-    from sleepfm.map.table import TableMapper
+    from sleepfm.map import make_mapper
     from sleepfm.store.signal_names import dataset_names
 
-    mapper = TableMapper(channel_map) if channel_map is not None else \
-        registry.get("channel_mappers", mapper_name)() if mapper_name else None
+    mapper = make_mapper("table", channel_map) if channel_map is not None else \
+        make_mapper(mapper_name) if mapper_name else None
     if path.suffix.lower() in (".h5", ".hdf5"):
         from sleepfm.map.rules import RulesMapper
         from sleepfm.store.signal_store import SignalStore
@@ -33,7 +32,7 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
             ]
     from sleepfm.read import read_recording
 
-    mapper = mapper or registry.get("channel_mappers", "rules")()
+    mapper = mapper or make_mapper("rules")
     with read_recording(path) as recording:
         names = dataset_names([c.label for c in recording.channels])
         decisions = mapper.assign(names)

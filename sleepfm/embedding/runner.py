@@ -30,6 +30,7 @@ from sleepfm.checkpoints.folder import Checkpoint
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.map import make_mapper
 from sleepfm.store.signal_store import SignalStore
 
 from .fast import FastEmbedder
@@ -139,19 +140,12 @@ class Embedder:
         self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
         self.fast = FastEmbedder(self.model.to(self.device))
         self.notify = notify or (lambda message: log.warning("%s", message))
-        self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
+        self._table = make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
         self._fallback: ChannelMapper | None = None
         self._said_rate = False
 
     # ------------------------------------------------------------------ planning
-    @staticmethod
-    def _make_mapper(name: str, path: Path | None = None) -> ChannelMapper:
-        from sleepfm import registry
-
-        cls = registry.get("channel_mappers", name)
-        return cls(path=path) if path is not None else cls()
-
     def open(self, path: Path) -> SignalStore:
         """The store with modalities: from ``--channel-map``, else stored ones, else the default mapper."""
         store = SignalStore(path, mapper=self._table)
@@ -159,7 +153,7 @@ class Embedder:
             store.close()
             if self._fallback is None:
                 try:
-                    self._fallback = self._make_mapper(self._mapper_name)
+                    self._fallback = make_mapper(self._mapper_name)
                 except UnknownComponentError:
                     raise UsageError(
                         f"this file stores no modalities (a published converter's file) and the channel mapper "

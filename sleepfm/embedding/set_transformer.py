@@ -18,7 +18,6 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 
 from sleepfm.config.base import ComponentSpec, ConfigModel
-from sleepfm.interfaces.component import TorchComponent
 from sleepfm.interfaces.model import Model
 
 from .positional import PositionalEncoding
@@ -39,8 +38,9 @@ class PoolerSpec(ComponentSpec):
 class SetTransformerConfig(ConfigModel):
     """Hyper-parameters of ``set-transformer`` (defaults: the released base model).
 
-    ``embed_dim``, ``patch_size`` and ``dropout`` are handed to the parts whose configs have
-    such a field, unless their ``params`` set it.
+    ``embed_dim`` (and ``patch_size`` for the tokenizer) are given to the parts: a part's
+    ``params`` may not set them otherwise. ``dropout`` is handed to the parts whose configs
+    have such a field, unless their ``params`` set it.
     """
 
     patch_size: PositiveInt = 640
@@ -55,17 +55,6 @@ class SetTransformerConfig(ConfigModel):
     temporal_pooler: PoolerSpec = PoolerSpec(name="attention", params={"num_heads": 8})
 
 
-def build_part(kind: str, ref: ComponentSpec, shared: dict[str, Any]) -> TorchComponent:
-    """Instantiate a registered component, filling ``shared`` values its config knows about."""
-    from sleepfm import registry
-
-    cls = registry.get(kind, ref.name)
-    fields = getattr(cls.Config, "model_fields", {})
-    params = {key: value for key, value in shared.items() if key in fields}
-    params.update(ref.params)
-    return cls.from_config(params)
-
-
 class SetTransformer(Model):
     """The SleepFM foundation model (published ``SetTransformer``)."""
 
@@ -77,9 +66,11 @@ class SetTransformer(Model):
         self.config = config
         self.embed_dim = config.embed_dim
         self.patch_size = config.patch_size
-        shared = {"embed_dim": config.embed_dim, "patch_size": config.patch_size, "dropout": config.dropout}
-        self.patch_embedding = build_part("tokenizers", config.tokenizer, shared)
-        self.spatial_pooling = build_part("poolers", config.channel_pooler, shared)
+        given, inherited = {"embed_dim": config.embed_dim}, {"dropout": config.dropout}
+        self.patch_embedding = config.tokenizer.create(
+            "tokenizer", given={**given, "patch_size": config.patch_size}, defaults=inherited, given_by="model")
+        self.spatial_pooling = config.channel_pooler.create(
+            "channel_pooler", given=given, defaults=inherited, given_by="model")
         self.positional_encoding = PositionalEncoding(config.max_seq_length, config.embed_dim)
         self.layer_norm = nn.LayerNorm(config.embed_dim)
         layer = nn.TransformerEncoderLayer(
@@ -87,7 +78,8 @@ class SetTransformer(Model):
             dropout=config.dropout, batch_first=True, norm_first=True,
         )
         self.transformer_encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
-        self.temporal_pooling = build_part("poolers", config.temporal_pooler, shared)
+        self.temporal_pooling = config.temporal_pooler.create(
+            "temporal_pooler", given=given, defaults=inherited, given_by="model")
         for part, what in ((self.patch_embedding, "tokenizer"), (self.spatial_pooling, "channel_pooler"),
                            (self.temporal_pooling, "temporal_pooler")):
             if getattr(part, "embed_dim", config.embed_dim) != config.embed_dim:
