@@ -25,7 +25,8 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 * helpers for cohort adapters: folder walking (:func:`require_folder`, :func:`walk`,
   :func:`check_unique`, :func:`is_signal_file`), table reading (:func:`read_table`,
   :func:`numbers`, :func:`map_sex`, :func:`demographics_frame`, :func:`outcome_frame`,
-  :data:`STUDY_ID`), :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel
+  :data:`STUDY_ID`; :func:`read_age_sex` and :func:`read_outcomes` for tables in sleepfm's and
+  the published formats, docs/tables.md), :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel
   table to subclass);
 * helpers for models and heads: :func:`sinusoid_table` (the published positional table).
 """
@@ -76,12 +77,14 @@ _EXPORTS: dict[str, str] = {
     "walk": "sleepfm.cohorts.files:walk",
     "check_unique": "sleepfm.cohorts.files:check_unique",
     "is_signal_file": "sleepfm.cohorts.files:is_signal_file",
-    "STUDY_ID": "sleepfm.cohorts.tables:STUDY_ID",
-    "read_table": "sleepfm.cohorts.tables:read_table",
-    "numbers": "sleepfm.cohorts.tables:numbers",
-    "map_sex": "sleepfm.cohorts.tables:map_sex",
-    "demographics_frame": "sleepfm.cohorts.tables:demographics_frame",
-    "outcome_frame": "sleepfm.cohorts.tables:outcome_frame",
+    "STUDY_ID": "sleepfm.labels.tables:STUDY_ID",
+    "read_table": "sleepfm.labels.tables:read_table",
+    "numbers": "sleepfm.labels.tables:numbers",
+    "map_sex": "sleepfm.labels.tables:map_sex",
+    "demographics_frame": "sleepfm.labels.tables:demographics_frame",
+    "outcome_frame": "sleepfm.labels.tables:outcome_frame",
+    "read_age_sex": "sleepfm.labels.tables:read_age_sex",
+    "read_outcomes": "sleepfm.labels.tables:read_outcomes",
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "TableMapper": "sleepfm.map.table:TableMapper",
     # model and head helpers

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from sleepfm.config.base import ComponentSpec, ConfigModel, WorkflowConfig, merge
+from sleepfm.config.demographics import DemographicsEncoding
 
 
 class ModelSpec(ComponentSpec):
@@ -166,7 +167,10 @@ class DiagnosisData(ConfigModel):
     embeddings: Path | None = None
     is_event: Path | None = None
     time_to_event: Path | None = None
-    demographics: Path | None = Field(None, description="CSV `Study ID,age,gender`.")
+    demographics: Path | None = Field(
+        None, description="CSV Study ID,age,sex (years, M/F) or the published Study ID,age,gender (docs/tables.md).")
+    encoding: DemographicsEncoding = Field(
+        DemographicsEncoding(), description="How a Study ID,age,sex file's age and sex become covariates.")
     max_tokens: PositiveInt | None = Field(6480, description="Truncate studies to this many 5-s tokens (published).")
     split: SplitConfig = SplitConfig()
 

@@ -221,9 +221,11 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
     import pandas as pd
 
     from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+    from sleepfm.labels.tables import read_demographics
 
     labels = SurvivalLabels.read(cohort.is_event, cohort.time_to_event)
-    age = pd.read_csv(cohort.demographics, dtype={"Study ID": str}).set_index("Study ID")["age"]
+    covariates, names = read_demographics(cohort.demographics)
+    age = {study: values[names.index("age")] for study, values in covariates.items()}
     trait = {n["study"]: n["risk"] for n in json.loads(cohort.manifest.read_text())["nights"]}
     scores = {"age_only": [age[s] for s in studies], "planted_trait": [trait[s] for s in studies]}
     return {

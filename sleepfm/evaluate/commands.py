@@ -67,7 +67,8 @@ def diagnosis_command(
         "--labels", help="Folder holding is_event.csv, time_to_event.csv (and demographics.csv).")] = None,
     is_event: Annotated[Path | None, _opt("--is-event", help="is_event.csv (overrides --labels).")] = None,
     time_to_event: Annotated[Path | None, _opt("--time-to-event", help="time_to_event.csv.")] = None,
-    demographics: Annotated[Path | None, _opt("--demographics", help="Study ID,age,gender CSV.")] = None,
+    demographics: Annotated[Path | None, _opt(
+        "--demographics", help="Study ID,age,sex or Study ID,age,gender CSV (docs/tables.md).")] = None,
     split_file: Annotated[Path | None, _opt("--split-file", help="dataset_split.json-shaped file.")] = None,
     split: Annotated[str | None, _opt("--split", help="Split to evaluate (default test).")] = None,
     predictions: Annotated[Path | None, _opt("--predictions", help="Re-score a risk_scores.csv.")] = None,

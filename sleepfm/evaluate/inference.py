@@ -171,8 +171,8 @@ def predict_risk(config: EvaluateConfig) -> pd.DataFrame:
     """Log-hazards (studies × outcomes) of the evaluated split, columns named like ``is_event.csv``."""
     import torch
 
+    from sleepfm.labels.tables import read_demographics, read_outcomes
     from sleepfm.train.datasets import EmbeddingDataset, find_embedding_files
-    from sleepfm.train.labels import read_demographics, read_outcomes
 
     head, resolved = _load_head(config, "diagnosis")
     run_data = resolved.run_data()
@@ -187,8 +187,9 @@ def predict_risk(config: EvaluateConfig) -> pd.DataFrame:
     if getattr(head, "uses_covariates", False):
         demographics = _setting(data.demographics, run_data, "demographics")
         if demographics is None:
-            raise UsageError("this head uses demographics", fix="pass --demographics FILE (Study ID,age,gender)")
-        covariates, _ = read_demographics(demographics)
+            raise UsageError("this head uses demographics",
+                             fix="pass --demographics FILE (Study ID,age,sex or Study ID,age,gender; docs/tables.md)")
+        covariates, _ = read_demographics(demographics, data.encoding)
     known = set(outcomes.ids) & (set(covariates) if covariates is not None else set(outcomes.ids))
     available = {s: p for s, p in find_embedding_files(embeddings).items() if s in known}
     studies = _selected(available, split_ids(config, config.split), "outcomes")

@@ -19,7 +19,6 @@ from sleepfm.evaluate.diagnosis import (
     DiagnosisEvaluation,
     SurvivalLabels,
     evaluate_diagnosis,
-    read_label_mapping,
     write_diagnosis_report,
 )
 from sleepfm.evaluate.inference import outcome_tables, split_ids
@@ -42,6 +41,7 @@ from sleepfm.evaluate.staging import (
     plot_study,
     write_staging_report,
 )
+from sleepfm.labels.tables import read_label_mapping
 
 log = logging.getLogger(__name__)
 

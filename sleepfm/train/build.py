@@ -25,6 +25,7 @@ from sleepfm.config.training import (
 from sleepfm.errors import ConfigError, InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
+from sleepfm.labels.tables import read_demographics, read_outcomes
 from sleepfm.map import make_mapper
 from sleepfm.store.embedding_store import EmbeddingStore
 from sleepfm.store.signal_store import iter_stores
@@ -35,7 +36,7 @@ from sleepfm.train.datasets import (
     find_embedding_files,
     index_signal_stores,
 )
-from sleepfm.train.labels import N_STAGES, find_label_files, read_demographics, read_outcomes, read_stage_tokens
+from sleepfm.train.labels import N_STAGES, find_label_files, read_stage_tokens
 from sleepfm.train.splits import (
     ParticipantMap,
     generate_split,
@@ -212,8 +213,9 @@ def build_diagnosis(config: FinetuneDiagnosisConfig) -> Built:
     if uses_covariates:
         if data.demographics is None:
             raise ConfigError(f"head {config.head.name!r} uses demographics but data.demographics is not set",
-                              fix="a CSV `Study ID,age,gender`, or a head without covariates (head.name=coxph)")
-        covariates, covariate_names = read_demographics(data.demographics)
+                              fix="a CSV Study ID,age,sex or the published Study ID,age,gender (docs/tables.md), "
+                              "or a head without covariates (head.name=coxph)")
+        covariates, covariate_names = read_demographics(data.demographics, data.encoding)
     known = set(outcomes.ids) & (set(covariates) if covariates is not None else set(outcomes.ids))
     available = {s: p for s, p in embeddings.items() if s in known}
     if len(available) < len(embeddings):
