@@ -92,6 +92,12 @@ def _published_weights(folder: Path, given: Path) -> Path:
                           fix=f"expected one of {', '.join(WEIGHTS_CANDIDATES)}")
 
 
+def build(kind: str, name: str, params: dict[str, Any], *, where: str | Path) -> nn.Module:
+    """The registered component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`),
+    refusing bad ones in one line."""
+    return registry.create(kind, name, params, error=CheckpointError, where=where)
+
+
 def _with_semantics(kind: str, name: str, params: dict[str, Any], semantics: Semantics) -> dict[str, Any]:
     if semantics == "sleepfm" or (kind, name) != ("models", "set-transformer"):
         return params
@@ -127,8 +133,7 @@ def load_checkpoint(path: Path, *, semantics: Semantics = "sleepfm") -> Checkpoi
     else:
         raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder,
                               fix=f"published configs name a model ({', '.join(PUBLISHED_CLASSES)})")
-    module = registry.create(kind, name, _with_semantics(kind, name, params, semantics), error=CheckpointError,
-                             where=folder / CONFIG_NAME)
+    module = build(kind, name, _with_semantics(kind, name, params, semantics), where=folder / CONFIG_NAME)
     load_strict(module, read_weights(weights), where=weights, what=f"{kind[:-1]} {name!r}")
     module.eval()
     return Checkpoint(module, kind, name, folder, source, params, signal, published)  # type: ignore[arg-type]
@@ -142,6 +147,19 @@ def load_model(path: Path, *, semantics: Semantics = "sleepfm") -> nn.Module:
     ``head(x, mask, demo) -> hazards``.
     """
     return load_checkpoint(path, semantics=semantics).module
+
+
+def stated_component(path: Path) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, name, params)`` a checkpoint folder's config.json states (either format), without
+    reading its weights or building it."""
+    folder = checkpoint_folder(path)
+    config = _read_json(folder / CONFIG_NAME)
+    if config.get("format") == FORMAT and isinstance(config.get("params"), dict):
+        return str(config.get("kind", "")), str(config.get("name", "")), dict(config["params"])
+    if "model" in config:
+        kind, name, params, _ = read_published_config(config, str(folder / CONFIG_NAME))
+        return kind, name, params
+    raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder)
 
 
 def registered_name(module: nn.Module) -> tuple[str, str]:

@@ -29,6 +29,8 @@ class RiskModel:
     def __init__(self, checkpoints: CheckpointSet, labels: Path | None, device: str) -> None:
         self.checkpoints = checkpoints
         self.labels_path = find_label_mapping(labels, checkpoints.root)
+        if checkpoints.has("base"):
+            checkpoints.check_sizes("diagnosis")
         self.runner = RiskRunner(checkpoints.path("diagnosis"), device)
         self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs, ordered=True)
 

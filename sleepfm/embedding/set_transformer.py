@@ -107,6 +107,17 @@ class SetTransformer(Model):
             out[real] = self.patch_embedding(x[real].unsqueeze(0))[0]
         return out
 
+    def pool_channels(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Tokens (B, C, S, E) and the slot mask (B, C) → one embedding per patch (B, S, E)."""
+        batch, channels, steps, _ = tokens.shape
+        per_patch = tokens.permute(0, 2, 1, 3).reshape(batch * steps, channels, self.embed_dim)
+        slot_mask = mask.unsqueeze(1).expand(batch, steps, channels).reshape(batch * steps, channels)
+        return self.spatial_pooling(per_patch, slot_mask).reshape(batch, steps, self.embed_dim)
+
+    @property
+    def max_patches(self) -> int:
+        return self.config.max_seq_length
+
     def encode(self, patches: torch.Tensor, patch_mask: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel-pooled patch embeddings (B, S, E) → ``(pooled (B, E), sequence (B, S, E))``."""
@@ -127,12 +138,7 @@ class SetTransformer(Model):
         """
         batch, channels, _ = x.shape
         mask = torch.zeros(batch, channels, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
-        tokens = self.tokens(x, mask)  # (B, C, S, E)
-        steps = tokens.shape[2]
-        per_patch = tokens.permute(0, 2, 1, 3).reshape(batch * steps, channels, self.embed_dim)
-        slot_mask = mask.unsqueeze(1).expand(batch, steps, channels).reshape(batch * steps, channels)
-        patches = self.spatial_pooling(per_patch, slot_mask).reshape(batch, steps, self.embed_dim)
-        return self.encode(patches, patch_mask)
+        return self.encode(self.pool_channels(self.tokens(x, mask), mask), patch_mask)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[Any, ...]:
         generator = torch.Generator().manual_seed(0)
