@@ -101,7 +101,7 @@ def check(cls: Any, kind: str, name: str, params: Mapping[str, Any], *, key: str
     prefix = _prefix(key)
     model = config_model(cls)
     if model is None:
-        accepted = _keyword_parameters(cls)
+        accepted = keyword_parameters(cls)
         unknown = [p for p in params if p not in accepted]
         problems = [f"{'.'.join(prefix)}.{p}: unknown key" for p in unknown]
         hints = [f"did you mean {'.'.join(prefix)}.{close}?" for p in unknown if (close := close_key(p, accepted))]
@@ -117,7 +117,8 @@ def check(cls: Any, kind: str, name: str, params: Mapping[str, Any], *, key: str
         return kept, did_you_mean(exc, model, prefix), None
 
 
-def _keyword_parameters(cls: Any) -> list[str]:
+def keyword_parameters(cls: Any) -> list[str]:
+    """The keyword arguments a component without ``Config`` is built with."""
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
