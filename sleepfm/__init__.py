@@ -6,6 +6,7 @@ when the function that needs them is first used.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -33,8 +34,6 @@ def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'sleepfm' has no attribute {name!r}")
-    import importlib
-
     module_name, _, attr = target.partition(":")
     value = getattr(importlib.import_module(module_name), attr)
     globals()[name] = value

@@ -8,16 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
+from sleepfm.errors import SleepfmError
+from sleepfm.map import make_mapper
+from sleepfm.map.rules import RulesMapper
+from sleepfm.read import read_recording
+from sleepfm.store.signal_names import dataset_names
+
 
 def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None) -> list[dict[str, Any]]:
     """One dict per channel of a recording or a signal store: name, label, rate, unit, modality, rule."""
-    from sleepfm.map import make_mapper
-    from sleepfm.store.signal_names import dataset_names
-
     mapper = make_mapper("table", channel_map) if channel_map is not None else \
         make_mapper(mapper_name) if mapper_name else None
     if path.suffix.lower() in (".h5", ".hdf5"):
-        from sleepfm.map.rules import RulesMapper
         from sleepfm.store.signal_store import SignalStore
 
         if mapper is None:
@@ -30,7 +32,6 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
                  "unit": c.unit, "modality": c.modality.value if c.modality else None, "rule": c.rule}
                 for c in store.channels
             ]
-    from sleepfm.read import read_recording
 
     mapper = mapper or make_mapper("rules")
     with read_recording(path) as recording:
@@ -64,7 +65,6 @@ def channels_command(
     from rich.table import Table
 
     from sleepfm.cli.console import error_line, out
-    from sleepfm.errors import SleepfmError
 
     failed = 0
     payload = {}

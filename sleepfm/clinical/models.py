@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+import sleepfm
 from sleepfm import registry
 from sleepfm.errors import CheckpointError, InputError, SleepfmError
 from sleepfm.factory import config_model
@@ -107,8 +108,6 @@ def _max_length(module: Any) -> int | None:
 
 class _Runner:
     def __init__(self, path: Path, device: str) -> None:
-        import sleepfm
-
         self.path = path
         self.device = pick_device(device)
         self.module = sleepfm.load_model(path).to(self.device).eval()

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.config import load_config
+from sleepfm.config.base import read_yaml
+from sleepfm.errors import ConfigError
 
 evaluate_app = typer.Typer(
     help="Score a staging or diagnosis head on held-out studies (metrics, CSV/JSON tables, plots).",
@@ -24,9 +27,6 @@ def _opt(*names: str, help: str) -> Any:
 def _checked(config: Path | None, task: str) -> Path | None:
     """Refuse a config file written for the other task (the sub-command decides the task)."""
     if config is not None:
-        from sleepfm.config.base import read_yaml
-        from sleepfm.errors import ConfigError
-
         declared = read_yaml(config).get("task", task)
         if declared != task:
             raise ConfigError(f"task: this file is for evaluate {declared}, not evaluate {task}", where=config,
@@ -48,7 +48,6 @@ def staging_command(
     device: Annotated[str | None, _opt("--device", help="auto, cpu or cuda.")] = None,
 ) -> None:
     """Per-class F1, macro-F1, Cohen's kappa, accuracy and confusion matrices at 5 s and 30 s."""
-    from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config, print_staging
 
     cli = {"task": "staging", "checkpoint": checkpoint, "predictions": predictions, "out": out, "split": split,
@@ -80,7 +79,6 @@ def diagnosis_command(
     device: Annotated[str | None, _opt("--device", help="auto, cpu or cuda.")] = None,
 ) -> None:
     """Harrell's and Uno's C per phecode with bootstrap CIs, joined with phenotype names."""
-    from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config, print_diagnosis
 
     folder = {}
