@@ -10,6 +10,7 @@ from typing import Any
 
 from sleepfm.cohorts import load_cohort
 from sleepfm.config.demographics import check_age, check_sex
+from sleepfm.config.run import resolve_run_config
 
 from .prepare import Notify, Recording
 
@@ -22,8 +23,6 @@ def run_cohort(plugin: str, data: str | Path, out: str | Path, checkpoints: str 
     >>> report = sleepfm.run_cohort("cohort-shhs", "shhs/", "run/", "checkpoints/")  # doctest: +SKIP
     >>> report["overall"]["pooled"]["kappa"]                                        # doctest: +SKIP
     """
-    from sleepfm.config.run import resolve_run_config
-
     from .run import run_cohort as run
 
     cli = {"cohort": {"name": plugin}, "data": str(data), "out": str(out), "checkpoints": str(checkpoints)}
