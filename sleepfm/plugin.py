@@ -33,10 +33,8 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from sleepfm.hookspecs import Register, hookimpl
+from sleepfm.lazy import lazy_attributes
 
 #: name → "module:attribute", imported on first access.
 _EXPORTS: dict[str, str] = {
@@ -92,21 +90,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'sleepfm.plugin' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
 
 
 __all__ = ["Register", "hookimpl", *_EXPORTS]
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    pass

@@ -172,6 +172,14 @@ def _embed_dim(path: Path) -> int:
         return store.embed_dim
 
 
+def _head_and_loss(config: FinetuneStagingConfig | FinetuneDiagnosisConfig, task: str, given: dict[str, Any]
+                   ) -> tuple[Any, Any]:
+    """The head, given the data's values (recorded in the run's resolved config), and the loss."""
+    head = config.head.create("head", task=task, given=given)
+    config.head.params = {**config.head.params, **given}
+    return head, config.loss.create("loss", task=task)
+
+
 def build_staging(config: FinetuneStagingConfig) -> Built:
     data, notes = config.data, []
     embeddings = _embeddings(data.embeddings)
@@ -187,9 +195,7 @@ def build_staging(config: FinetuneStagingConfig) -> Built:
     if not ids[names[0]]:
         raise InputError("no training study has both embeddings and stage labels", where=data.embeddings)
     given = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": N_STAGES}
-    head = config.head.create("head", task="staging", given=given)
-    config.head.params = {**config.head.params, **given}
-    loss = config.loss.create("loss", task="staging")
+    head, loss = _head_and_loss(config, "staging", given)
 
     def dataset(name: str) -> EmbeddingDataset | None:
         if not ids[name]:
@@ -231,9 +237,7 @@ def build_diagnosis(config: FinetuneDiagnosisConfig) -> Built:
     given: dict[str, Any] = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": len(outcomes.names)}
     if uses_covariates:
         given["num_covariates"] = len(covariate_names)
-    head = config.head.create("head", task="diagnosis", given=given)
-    config.head.params = {**config.head.params, **given}
-    loss = config.loss.create("loss", task="diagnosis")
+    head, loss = _head_and_loss(config, "diagnosis", given)
 
     def dataset(name: str) -> EmbeddingDataset | None:
         if not ids[name]:
