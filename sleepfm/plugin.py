@@ -14,7 +14,8 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 
 * registration: :data:`hookimpl`, :class:`Register`;
 * interfaces: :class:`SignalReader`, :class:`Recording`, :class:`ChannelInfo`,
-  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`, :class:`Cohort`,
+  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`,
+  :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`,
   :class:`Study`, :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`,
   :class:`Model`, :class:`Head`, :class:`Loss`;
 * data types: :class:`Modality`, :data:`MODALITIES`, :class:`Hypnogram`, :class:`Stage`,
@@ -45,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "ChannelMapper": "sleepfm.interfaces.channel_mapper:ChannelMapper",
     "ChannelAssignment": "sleepfm.interfaces.channel_mapper:ChannelAssignment",
     "LabelReader": "sleepfm.interfaces.label_reader:LabelReader",
+    "HypnogramWriter": "sleepfm.interfaces.hypnogram_writer:HypnogramWriter",
+    "HypnogramExport": "sleepfm.interfaces.hypnogram_writer:HypnogramExport",
     "Cohort": "sleepfm.interfaces.cohort:Cohort",
     "Study": "sleepfm.interfaces.cohort:Study",
     "TorchComponent": "sleepfm.interfaces.component:TorchComponent",

@@ -40,6 +40,9 @@ from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.interfaces.signal_reader import SignalReader
 from sleepfm.registry_records import KINDS
 
+from .helpers_hypnograms import night
+from .test_hypnogram_writers import check_writer
+
 Check = Callable[[str, str, Path], None]
 
 
@@ -269,8 +272,8 @@ CONTRACTS: dict[str, Contract] = {
     "heads": Contract(torch_contract(_head_contract)),
     "losses": Contract(torch_contract(_loss_contract, batch_independent=False)),
     "cohorts": Contract(cohort_contract),
+    "hypnogram_writers": Contract(lambda kind, name, tmp_path: check_writer(name, tmp_path, night())),
     # Kinds being added beside this one; their owners replace these with their own contract.
-    "hypnogram_writers": Contract(loads_and_builds),
     "quality_checks": Contract(loads_and_builds),
     "pairing_rules": Contract(loads_and_builds),
 }

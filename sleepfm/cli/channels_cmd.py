@@ -33,7 +33,7 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
                 for c in store.channels
             ]
 
-    mapper = mapper or make_mapper("rules")
+    mapper = (mapper or make_mapper("rules")).for_recording(path)
     with read_recording(path) as recording:
         names = dataset_names([c.label for c in recording.channels])
         decisions = mapper.assign(names)

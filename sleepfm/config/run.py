@@ -61,6 +61,8 @@ class RunPreprocess(ConfigModel):
 class RunEmbed(ConfigModel):
     batch_size: PositiveInt = Field(16, description="5-minute segments per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="fp32, bf16 or auto (bf16 where the CPU has AMX); see docs/embed.md#precision.")
     partial_chunk: Literal["drop", "pad"] = Field(
         "pad", description="pad: the last partial 5 minutes are embedded (masked) so the whole night is staged.")
 
@@ -70,6 +72,16 @@ class RunStaging(ConfigModel):
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+    formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
+                               "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # `--format edf,bids` and `--set staging.formats=edf,bids` give one comma-separated string.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class RunRisk(ConfigModel):
