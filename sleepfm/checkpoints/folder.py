@@ -28,6 +28,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from sleepfm import registry
 from sleepfm.errors import CheckpointError, SleepfmError, UsageError
 from sleepfm.file_modes import make_shareable
 from sleepfm.json_input import read_json
@@ -105,24 +106,9 @@ def _published_weights(folder: Path, given: Path) -> Path:
 
 
 def build(kind: str, name: str, params: dict[str, Any], *, where: str | Path) -> nn.Module:
-    """The registered component ``kind``/``name`` built from ``params``, refusing bad ones in one line."""
-    from pydantic import ValidationError
-
-    from sleepfm import registry
-    from sleepfm.config.base import format_validation_error
-
-    cls = registry.get(kind, name)
-    try:
-        return cls.from_config(params)
-    except ValidationError as exc:
-        raise CheckpointError("invalid hyper-parameters: " + "; ".join(format_validation_error(exc, ("params",))),
-                              where=where) from None
-    except ValueError as exc:
-        raise CheckpointError(f"cannot build {name}: {exc}", where=where) from None
-    except (MemoryError, RuntimeError) as exc:  # an allocation the hyper-parameters ask for failed
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot build {name}: {message}", where=where,
-                              fix="config.json asks for a network larger than this machine can hold") from None
+    """The registered component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`),
+    refusing bad ones in one line."""
+    return registry.create(kind, name, params, error=CheckpointError, where=where)
 
 
 def build_for_weights(kind: str, name: str, params: dict[str, Any], state: StateDict, *, where: Path,
@@ -147,8 +133,13 @@ def build_for_weights(kind: str, name: str, params: dict[str, Any], state: State
         probe = None
     if probe is not None:
         check_strict(probe, state, where=weights, what=what)
-    with budget:
-        module = build(kind, name, params, where=where)
+    try:
+        with budget:
+            module = build(kind, name, params, where=where)
+    except (MemoryError, RuntimeError) as exc:  # an allocation the hyper-parameters ask for failed
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot build {what}: {message}", where=where,
+                              fix="config.json asks for a network larger than this machine can hold") from None
     load_strict(module, state, where=weights, what=what)
     return module
 
@@ -208,10 +199,21 @@ def load_model(path: Path, *, semantics: Semantics = "sleepfm") -> nn.Module:
     return load_checkpoint(path, semantics=semantics).module
 
 
+def stated_component(path: Path) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, name, params)`` a checkpoint folder's config.json states (either format), without
+    reading its weights or building it."""
+    folder = checkpoint_folder(path)
+    config = _read_json(folder / CONFIG_NAME)
+    if config.get("format") == FORMAT and isinstance(config.get("params"), dict):
+        return str(config.get("kind", "")), str(config.get("name", "")), dict(config["params"])
+    if "model" in config:
+        kind, name, params, _ = read_published_config(config, str(folder / CONFIG_NAME))
+        return kind, name, params
+    raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder)
+
+
 def registered_name(module: nn.Module) -> tuple[str, str]:
     """The registry ``(kind, name)`` whose class is exactly ``type(module)``."""
-    from sleepfm import registry
-
     for kind in TORCH_KINDS:
         for entry in registry.get_registry().entries(kind):
             if entry.load() is type(module):
