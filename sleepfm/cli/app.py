@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from sleepfm import __version__
 from sleepfm.cli.console import error_line, warning_line
 from sleepfm.errors import SleepfmError
 from sleepfm.registry import PluginWarning, get_registry
+from sleepfm.warnings_log import warnings_to_log
 
 # Recent typer releases vendor click (typer._click); catch both its and click's classes.
 _USAGE_ERRORS = tuple({click.UsageError, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")})
@@ -74,12 +74,11 @@ def _debug_requested(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("SLEEPFM_DEBUG", "") not in ("", "0")
 
 
-def _show_plugin_warnings(caught: list[warnings.WarningMessage]) -> None:
-    for item in caught:
-        if issubclass(item.category, PluginWarning):
-            warning_line(str(item.message))
-        else:
-            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+def _plugin_warning(message: Warning | str, category: type[Warning]) -> bool:
+    if issubclass(category, PluginWarning):
+        warning_line(str(message))
+        return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,12 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")
+        with warnings_to_log(_plugin_warning):
             app = build_app()
-        _show_plugin_warnings(caught)
-        command = typer.main.get_command(app)
-        result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
+            command = typer.main.get_command(app)
+            result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except _EXITS as exc:
         return exc.exit_code

@@ -11,6 +11,7 @@ import typer
 
 from sleepfm.cli.console import err, out
 from sleepfm.errors import CheckpointError, UsageError
+from sleepfm.registry_records import KINDS
 
 
 @contextmanager
@@ -43,5 +44,5 @@ def convert_checkpoint_command(
     with checkpoint_errors():
         loaded = convert_checkpoint(source, destination, to=target, overwrite=overwrite)
     written = target or ("published" if loaded.source == "sleepfm" else "sleepfm")
-    out.print(f"[green]✓[/] {loaded.kind[:-1]} {loaded.name} ({loaded.source}) → {destination} ({written})",
+    out.print(f"[green]✓[/] {KINDS[loaded.kind]} {loaded.name} ({loaded.source}) → {destination} ({written})",
               highlight=False)

@@ -168,6 +168,7 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     options = StageOptions(detail_5s=config.staging.detail_5s, plot=config.staging.plots,
                            formats=tuple(config.staging.formats))
     night, outputs = stage_one(recording, runner, scored, options, checkpoints, title=study.id)
+    record.notes.extend(outputs.notes)
     folder = out / "studies" / study.id
     for kind, path in outputs.write(folder, study.id).items():
         record.outputs[kind] = str(path.relative_to(out))

@@ -18,19 +18,19 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     night (:mod:`sleepfm.report.sleep_stats`), and with a scored hypnogram its statistics and
     the agreement (accuracy, Cohen's kappa, macro-F1, per-stage F1, confusion matrix).
 
-Bad input is refused before any work (one line); a recording that fails later is reported
-and the others are still staged.
+Bad arguments are refused before any work (one line); a recording whose scored hypnogram
+cannot be read, or that fails later, is reported and the others are still staged.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleepfm.errors import UsageError
+from sleepfm.errors import SleepfmError, UsageError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 from .models import CheckpointSet, StagingRunner
@@ -68,8 +68,9 @@ def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
 
 
 def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
-                mapping: StageMapping) -> dict[Path, Hypnogram]:
-    """The scored hypnograms, one per recording in order, read before any work is done."""
+                mapping: StageMapping) -> dict[Path, Hypnogram | SleepfmError]:
+    """The scored hypnograms, one per recording in order, read before any work is done; a
+    hypnogram that cannot be read is its recording's error (the others go on)."""
     from sleepfm.labels import read_hypnogram
 
     if not paths:
@@ -77,18 +78,32 @@ def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
     if len(paths) != len(recordings):
         raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
                          fix="give one --hypnogram per recording, in the same order")
-    return {recording: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
-        recordings, paths, strict=True)}
+    scored: dict[Path, Hypnogram | SleepfmError] = {}
+    for recording, path in zip(recordings, paths, strict=True):
+        try:
+            scored[recording] = read_hypnogram(path, fmt=fmt, mapping=mapping)
+        except UsageError:
+            raise  # an unknown --hypnogram-format is wrong for every recording
+        except SleepfmError as exc:
+            scored[recording] = exc
+    return scored
 
 
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
                    settings: PrepareSettings, notify: Notify | None, step: str,
-                   action: Callable[[Recording], None]) -> list[Recording]:
+                   action: Callable[[Recording], None],
+                   refused: Mapping[Path, tuple[str, SleepfmError]] | None = None) -> list[Recording]:
     """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
-    one-line error of ``action`` fails that recording at ``step`` and the others go on."""
+    one-line error of ``action`` fails that recording at ``step`` and the others go on.
+    ``refused`` recordings (source → failed step, error) fail at once and are not prepared."""
     recordings = [Recording(source.stem, source) for source in sources]
+    for recording in recordings:
+        if recording.source in (refused or {}):
+            recording.fail(*(refused or {})[recording.source])
+    if not any(recording.ok for recording in recordings):
+        return recordings  # nothing to do: no work folder, no output folder
     with WorkFolder(work, out) as folder:
-        prepare(recordings, folder, models.path("base"), settings, notify)
+        prepare([r for r in recordings if r.ok], folder, models.path("base"), settings, notify)
         for recording in recordings:
             if recording.ok:
                 try:
@@ -130,10 +145,15 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
     runner = StagingRunner(models.path("staging"), settings.device)
 
     def stage(recording: Recording) -> None:
-        _, outputs = stage_one(recording, runner, scored.get(recording.source), options, models)
+        hypnogram = scored.get(recording.source)
+        assert not isinstance(hypnogram, SleepfmError)
+        _, outputs = stage_one(recording, runner, hypnogram, options, models)
         outputs.write(Path(out), recording.key)
+        for note in outputs.notes:
+            (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
 
-    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage)
+    unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
+    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, unreadable)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,

@@ -25,6 +25,7 @@ from sleepfm.config.base import (
     validate,
 )
 from sleepfm.config.demographics import DemographicsEncoding
+from sleepfm.config.names import ChannelMapperName, ReaderName
 from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
@@ -52,8 +53,8 @@ class CohortSpec(ComponentSpec):
 
 
 class RunPreprocess(ConfigModel):
-    reader: str = Field("auto", description="Signal reader name, or auto.")
-    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    reader: ReaderName = Field("auto", description="Signal reader name, or auto.")
+    channel_mapper: ChannelMapperName = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
     workers: PositiveInt = Field(1, description="Studies preprocessed at once.")
 

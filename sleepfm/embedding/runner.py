@@ -33,6 +33,7 @@ from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.interfaces.model import Model
 from sleepfm.map import make_mapper
+from sleepfm.registry_records import KINDS
 from sleepfm.store.signal_store import SignalStore
 
 from .fast import DTYPES, FastEmbedder
@@ -123,7 +124,7 @@ class Embedder:
         notify: Notify | None = None,
     ) -> None:
         if checkpoint.kind != "models" or not isinstance(checkpoint.module, Model):
-            raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
+            raise UsageError(f"the checkpoint holds {KINDS[checkpoint.kind]} {checkpoint.name!r}; embedding needs a "
                              "base model", where=checkpoint.path, fix="pass the model_base folder")
         self.checkpoint = checkpoint
         self.model: Model = checkpoint.module
@@ -223,7 +224,10 @@ class Embedder:
                     pooled={m: np.zeros((plan.n_chunks, dim), np.float32) for m in plan.channels},
                 )
                 studies.append(study)
-                yield from self._read(store, study)
+                try:
+                    yield from self._read(store, study)
+                except SleepfmError as exc:  # a damaged chunk: this study fails, the others go on
+                    study.failure = StudyFailure(Path(path), exc)
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan

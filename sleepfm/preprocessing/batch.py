@@ -242,12 +242,16 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
         raise UsageError("no output folder given", fix="pass --out DIR")
     if config.channel_map is not None and not Path(config.channel_map).is_file():
         raise InputError("channel map not found", where=config.channel_map, fix="check the path given to --channel-map")
+    recordings, annotation_files = discover(list(config.inputs), signal_extensions())
+    if not recordings:
+        aside = f" (only {len(annotation_files)} annotation-only file(s), i.e. hypnograms)" if annotation_files else ""
+        raise InputError(f"no recordings found{aside}", where=", ".join(str(p) for p in config.inputs),
+                         fix=f"give EDF/BDF files or folders holding them ({', '.join(signal_extensions())})")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temporaries(out):
         log.info("removed %s, left by a run that was killed", stale.name)
 
-    recordings, annotation_files = discover(list(config.inputs), signal_extensions())
     selected = select_shard(assign_outputs(recordings, out), config.shard)
     if config.shard is not None and not config.shard.startswith("0/"):
         annotation_files = []  # listed once, by the first shard
@@ -257,9 +261,13 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     for source, target in selected:
         if not config.overwrite and target.exists():
             if is_complete(target):
-                skipped.append(skipped_result(source, target))
-                continue
-            log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
+                try:
+                    skipped.append(skipped_result(source, target))
+                    continue
+                except InputError as exc:
+                    log.warning("%s; converting %s again", exc, source)
+            else:
+                log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
         jobs.append((source, target))
     # As save_resolved_config, through a temporary that a later run can tell is stale.
     write_text_atomically(out / RESOLVED_CONFIG_NAME, dump_yaml(config))

@@ -31,6 +31,7 @@ from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
 from sleepfm.store.signal_store import CHUNK_SECONDS, SignalStoreWriter
+from sleepfm.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
     started = time.perf_counter()
     result = StudyResult(str(source), str(output), "failed")
     try:
-        with read_recording(source, options.reader) as recording:
+        with warnings_to_log(), read_recording(source, options.reader) as recording:
             result.backend = recording.backend
             convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"
