@@ -73,12 +73,16 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
 
 
 def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsys) -> None:
+    from sleepfm.cohorts import available_cohorts
+
     compat = str(shared / COMPAT)
+    # Whatever cohort plugins are installed, the message lists exactly those.
+    cohorts = ", ".join(available_cohorts())
     empty = tmp_path / "empty"
     empty.mkdir()
     cases = [
         (["run", "--plugin", "cohort-nope", "--data", str(clinic), "--out", str(tmp_path / "o"), "--checkpoints",
-          compat], 2, "unknown cohort 'cohort-nope'; available cohorts: cohort-edf"),
+          compat], 2, f"unknown cohort 'cohort-nope'; available cohorts: {cohorts} —"),
         (["run", "--data", str(clinic), "--out", str(clinic), "--checkpoints", compat], 2,
          "--out is the data folder"),
         (["run", "--data", str(empty), "--out", str(tmp_path / "o"), "--checkpoints", compat], 1,
@@ -93,7 +97,8 @@ def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsy
           "cohort.params.recursiv=true"], 2, "cohort.params.recursiv: unknown key"),
         (["run", "--data", str(clinic), "--out", str(tmp_path / "o")], 2, "no --checkpoints given"),
         (["run", "--data", str(clinic), "--out", str(tmp_path / "o"), "--checkpoints", compat, "--set",
-          "risk.enabled=on"], 1, "risk.enabled is on, but"),
+          "risk.enabled=on", "--set", f"cohort.params.demographics={tmp_path / 'absent.csv'}"], 1,
+         "risk.enabled is on, but"),
     ]
     assert_refused(main, cases, capsys)
     assert not (tmp_path / "o").exists()

@@ -99,8 +99,8 @@ def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, cap
     a_file = tmp_path / "file"
     a_file.write_text("x")
     cases = [
-        (["stage", str(tmp_path / "absent.edf"), "--checkpoints", compat, "--out", str(tmp_path / "o1")], 1,
-         "absent.edf: file not found"),
+        (["stage", str(tmp_path / "absent.edf"), "--checkpoints", compat, "--out", str(tmp_path / "o1")], 2,
+         "input not found: " + str(tmp_path / "absent.edf")),
         (["stage", str(not_edf), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o2")], 1,
          "no model_base, model_sleep_staging"),
         (["stage", str(not_edf), "--checkpoints", compat, "--out", str(a_file)], 2, "--out is a file"),

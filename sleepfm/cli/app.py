@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -86,8 +87,65 @@ def _show_plugin_warnings(caught: list[warnings.WarningMessage]) -> None:
             warnings.showwarning(item.message, item.category, item.filename, item.lineno)
 
 
+def _plain_type(param: click.Parameter) -> None:
+    shown = getattr(param, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def plain(ctx: click.Context) -> str | None:
+        text = shown(ctx)
+        if text is None or getattr(param, "is_bool_flag", False):
+            return None if text is None else ""
+        return re.sub(r"<list\[(\w+)\]>", lambda m: f"<{m[1].lower()}>", text).replace("<Path>", "<path>")
+
+    param.display_type_rich = plain  # type: ignore[attr-defined]
+
+
+def _plain_type_names(command: click.Command) -> None:
+    """Help shows a flag without a type and a repeatable option or argument by its item type
+    (``<path>``, not ``<bool>`` or ``<list[Path]>``); recent typer releases print the Python type."""
+    for param in command.params:
+        _plain_type(param)
+    make_help_option = command.get_help_option
+
+    def help_option(ctx: click.Context) -> click.Option | None:
+        option = make_help_option(ctx)
+        if option is not None:
+            _plain_type(option)
+        return option
+
+    command.get_help_option = help_option  # type: ignore[method-assign]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_type_names(sub)
+
+
+def _missing_command(exc: click.UsageError) -> str:
+    """The line for a group (or a command) called without what it needs; typer has printed its help."""
+    assert exc.ctx is not None
+    command = exc.ctx.command
+    names = sorted(getattr(command, "commands", {}))
+    if names:
+        return f"{exc.ctx.command_path}: missing command — choose one of: {', '.join(names)}"
+    return f"{exc.ctx.command_path}: missing arguments — see `{exc.ctx.command_path} --help`"
+
+
+def _warning_lines(message, category, filename, lineno, file=None, line=None) -> None:  # type: ignore[no-untyped-def]
+    """Warnings meant for users become one ``warning:`` line; others show as Python shows them."""
+    from sleepfm.errors import SleepfmWarning
+
+    if issubclass(category, SleepfmWarning):
+        warning_line(str(message))
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)
+
+
+_show_python_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script passes it to ``sys.exit``)."""
+    from sleepfm.errors import SleepfmWarning
+
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     try:
@@ -96,7 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             app = build_app()
         _show_plugin_warnings(caught)
         command = typer.main.get_command(app)
-        result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
+        _plain_type_names(command)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SleepfmWarning)
+            warnings.showwarning = _warning_lines
+            result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except _EXITS as exc:
         return exc.exit_code
@@ -106,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USAGE_ERRORS as exc:
         if debug:
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            error_line(_missing_command(exc))
+            return 2
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
         hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
         error_line(f"{where}{exc.format_message()}{hint}")

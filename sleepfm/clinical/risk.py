@@ -16,10 +16,11 @@ import pandas as pd
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import SleepfmError
 
+from .inputs import recordings_and_names
 from .models import CheckpointSet, RiskRunner
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
-from .stage import check_recordings, each_recording
+from .stage import each_recording
 
 
 class RiskModel:
@@ -60,7 +61,7 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
     ``diagnosis_head`` replaces ``<checkpoints>/model_diagnosis``."""
     encoding, settings = encoding or DemographicsEncoding(), settings or PrepareSettings()
     encoding.describe(age, sex)  # validates age and sex first
-    sources = check_recordings([Path(p) for p in paths], Path(out))
+    sources, keys = recordings_and_names(paths, Path(out))
     models = CheckpointSet(Path(checkpoints), {"diagnosis": diagnosis_head}).require("base", "diagnosis")
     model = RiskModel(models, labels, settings.device)
 
@@ -68,4 +69,4 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
         table, provenance = model.table(recording, age, sex, encoding)
         write_risk(Path(out), recording.key, table, provenance)
 
-    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk)
+    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk, keys)
