@@ -24,23 +24,36 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 from .prepare import Notify
 
+if TYPE_CHECKING:
+    from sleepfm.read.discover import Found
 
-def recordings_and_names(paths: Sequence[Path], out: Path) -> tuple[list[Path], list[str]]:
-    """The recordings among ``paths`` and the distinct name of each one's outputs; ``out`` not a file."""
+
+def recordings_and_names(paths: Sequence[Path], out: Path) -> tuple[Found, list[str]]:
+    """The recordings among ``paths`` (and the annotation-only files set aside, for the caller to
+    report or pair) and the distinct name of each recording's outputs; ``out`` must not be a file."""
     from sleepfm.read.discover import find_recordings, output_names
 
     found = find_recordings([Path(p) for p in paths])
-    if (note := found.set_aside_note()) is not None:
-        warnings.warn(note, InputWarning, stacklevel=2)
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
-    return found.recordings, output_names(found.recordings)
+    return found, output_names(found.recordings)
+
+
+def report_set_aside(found: Found, used: Sequence[Path] = ()) -> None:
+    """One warning line about the annotation-only inputs not used as a scored hypnogram."""
+    from sleepfm.read.discover import Found as Remaining
+
+    taken = {Path(p).resolve() for p in used}
+    left = Remaining(found.recordings, [p for p in found.annotations if p.resolve() not in taken])
+    if (note := left.set_aside_note()) is not None:
+        warnings.warn(note, InputWarning, stacklevel=2)
 
 
 def _recording_start(path: Path) -> datetime | None:
@@ -53,15 +66,18 @@ def _recording_start(path: Path) -> datetime | None:
         return None  # the recording itself fails later, with its reason
 
 
-def scored_hypnograms(explicit: Sequence[Path], recordings: Sequence[Path], *, fmt: str = "auto",
+def scored_hypnograms(explicit: Sequence[Path], found: Found, *, fmt: str = "auto",
                       mapping: StageMapping | None = None, pair: bool = True, accept_other_night: bool = False,
                       given: Sequence[Path] = (), notify: Notify | None = None) -> dict[Path, Hypnogram]:
-    """The scored hypnogram of each recording that has one (module docstring). ``given`` are the
-    inputs as the user named them (folders among them get unpaired files reported)."""
+    """The scored hypnogram of each recording of ``found`` that has one (module docstring); the
+    annotation-only inputs not used as one are reported. ``given`` are the inputs as the user
+    named them (folders among them get unpaired annotation files reported)."""
     from sleepfm.cohorts.pairing import other_night
 
     mapping = mapping or StageMapping()
+    recordings = found.recordings
     if explicit:
+        report_set_aside(found, explicit)
         scored = _read_explicit(explicit, recordings, fmt, mapping)
         for recording, hypnogram in scored.items():
             if (problem := other_night(_recording_start(recording), hypnogram.start_time)) is not None:
@@ -70,7 +86,10 @@ def scored_hypnograms(explicit: Sequence[Path], recordings: Sequence[Path], *, f
                                      fix="give this recording's own hypnogram, or --accept-other-night to use it")
                 warnings.warn(f"{recording}: {problem}; used as --accept-other-night asks", InputWarning, stacklevel=2)
         return scored
-    return _paired(recordings, fmt, mapping, accept_other_night, given, notify) if pair else {}
+    if not pair:
+        report_set_aside(found)
+        return {}
+    return _paired(found, fmt, mapping, accept_other_night, given, notify)
 
 
 def _read_explicit(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
@@ -84,18 +103,21 @@ def _read_explicit(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
             for recording, path in zip(recordings, paths, strict=True)}
 
 
-def _paired(recordings: Sequence[Path], fmt: str, mapping: StageMapping, accept_other_night: bool,
+def _paired(found: Found, fmt: str, mapping: StageMapping, accept_other_night: bool,
             given: Sequence[Path], notify: Notify | None) -> dict[Path, Hypnogram]:
     from sleepfm.cohorts.pairing import other_night, pair_hypnograms, pairing_rules
     from sleepfm.labels import read_hypnogram
     from sleepfm.read.discover import walk
 
+    recordings = found.recordings
     folders = sorted({r.parent for r in recordings})
     files = [path for folder in folders for path in walk(folder, recursive=False)]
     pairing = pair_hypnograms(list(recordings), files, pairing_rules())
     inside = [Path(g).resolve() for g in given if Path(g).is_dir()]
     pairing.unpaired = [p for p in pairing.unpaired if any(p.resolve().is_relative_to(f) for f in inside)]
     pairing.warn_unpaired()
+    paired = [p.path for p in pairing.hypnograms.values() if p is not None]
+    report_set_aside(found, [*paired, *pairing.unpaired])  # each annotation file is reported once
     scored: dict[Path, Hypnogram] = {}
     for recording in recordings:
         paired = pairing.hypnograms[recording]

@@ -16,7 +16,7 @@ import pandas as pd
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import SleepfmError
 
-from .inputs import recordings_and_names
+from .inputs import recordings_and_names, report_set_aside
 from .models import CheckpointSet, RiskRunner
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
@@ -61,7 +61,9 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
     ``diagnosis_head`` replaces ``<checkpoints>/model_diagnosis``."""
     encoding, settings = encoding or DemographicsEncoding(), settings or PrepareSettings()
     encoding.describe(age, sex)  # validates age and sex first
-    sources, keys = recordings_and_names(paths, Path(out))
+    found, keys = recordings_and_names(paths, Path(out))
+    report_set_aside(found)
+    sources = found.recordings
     models = CheckpointSet(Path(checkpoints), {"diagnosis": diagnosis_head}).require("base", "diagnosis")
     model = RiskModel(models, labels, settings.device)
 

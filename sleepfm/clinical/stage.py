@@ -91,8 +91,9 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
     ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
     # Which files, under which names, with which scored hypnogram: sleepfm.clinical.inputs.
-    sources, keys = recordings_and_names(paths, Path(out))
-    scored = scored_hypnograms(hypnograms, sources, fmt=hypnogram_format, mapping=mapping, pair=pair,
+    found, keys = recordings_and_names(paths, Path(out))
+    sources = found.recordings
+    scored = scored_hypnograms(hypnograms, found, fmt=hypnogram_format, mapping=mapping, pair=pair,
                                accept_other_night=accept_other_night, given=paths, notify=notify)
     models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
     runner = StagingRunner(models.path("staging"), settings.device)

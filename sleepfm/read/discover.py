@@ -104,9 +104,11 @@ class Found:
                 f"{names}")
 
 
-def find_recordings(inputs: Iterable[str | Path], *, require: bool = True) -> Found:
+def find_recordings(inputs: Iterable[str | Path], *, require: bool = True, also: Sequence[str] = ()) -> Found:
     """The recordings among ``inputs`` (files, folders, patterns) and the annotation-only files
-    set aside. With ``require``, finding no recording is an error naming what was found instead."""
+    set aside. With ``require``, finding no recording is an error naming what was found instead.
+    ``also``: more suffixes to take from folders and patterns (``STORE_SUFFIXES`` for commands
+    that read signal stores as well)."""
     from sleepfm.read import signal_extensions
     from sleepfm.read.edf_header import is_annotation_file
 
@@ -114,7 +116,7 @@ def find_recordings(inputs: Iterable[str | Path], *, require: bool = True) -> Fo
     if not items:
         raise UsageError("no recordings given", fix="name EDF/BDF files, folders or patterns")
     recordings, annotations = [], []
-    for path in expand(items, signal_extensions()):
+    for path in expand(items, (*signal_extensions(), *also)):
         (annotations if is_annotation_file(path) else recordings).append(path)
     found = Found(recordings, annotations)
     if require and not recordings:
@@ -132,8 +134,22 @@ def find_recordings(inputs: Iterable[str | Path], *, require: bool = True) -> Fo
 
 
 def find_stores(inputs: Iterable[str | Path]) -> list[Path]:
-    """The HDF5 signal stores among ``inputs`` (files, folders, patterns)."""
-    return expand(inputs, STORE_SUFFIXES, what="signal stores")
+    """The HDF5 signal stores among ``inputs`` (files, folders, patterns). A recording given
+    where a store is wanted (``sleepfm embed night.edf``) is an error saying to preprocess it."""
+    from sleepfm.read import signal_extensions
+
+    items = list(inputs)
+    stores = expand(items, STORE_SUFFIXES, what="signal stores")
+    fix = "sleepfm preprocess RECORDINGS --out h5/ writes the stores; then give h5/ here"
+    named = [p for p in stores if p.suffix.lower() in signal_extensions()]
+    if named:
+        kind = named[0].suffix.lstrip(".").upper()
+        raise InputError(f"this is a recording ({kind}), not a signal store: preprocess it first",
+                         where=named[0], fix=fix)
+    if not stores and expand(items, signal_extensions()):
+        raise InputError("holds recordings, not signal stores: preprocess them first",
+                         where=", ".join(str(i) for i in items), fix=fix)
+    return stores
 
 
 def output_names(files: Sequence[Path]) -> list[str]:
