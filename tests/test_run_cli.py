@@ -104,6 +104,20 @@ def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsy
     assert not (tmp_path / "o").exists()
 
 
+def test_run_takes_labels_like_risk(tmp_path: Path, capsys) -> None:
+    # --labels is risk.labels; a run stopped early (no data) still shows it was taken.
+    labels = tmp_path / "labels.csv"
+    labels.write_text("label_idx,phecode,phenotype\n0,401.1,Essential hypertension\n")
+    assert main(["run", "--labels", str(labels), "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "o"),
+                 "--checkpoints", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "data folder not found" in err and "No such option" not in err
+    from sleepfm.config.run import resolve_run_config
+
+    resolved = resolve_run_config(None, cli={"risk": {"labels": str(labels)}}, overrides=[])
+    assert resolved.risk.labels == labels
+
+
 def test_run_config_file_and_workflow_check(tmp_path: Path, capsys) -> None:
     config = tmp_path / "embed.yaml"
     config.write_text("workflow: embed\n")

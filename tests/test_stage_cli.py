@@ -166,9 +166,15 @@ def test_an_unexpected_error_in_one_recording_spares_the_others(shared: Path, tm
         return original(self, path)
 
     monkeypatch.setattr(StagingRunner, "probabilities", flaky)
-    out = tmp_path / "out"
-    assert main(["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out),
-                 "--no-plot"]) == 1
-    (line,) = error_lines(capsys.readouterr().err)
-    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = ["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out), "--no-plot",
+            "--work", str(work)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    (line,) = error_lines(err)
+    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["second.hypnogram.csv", "second.stats.json"]
+    # --debug shows where it came from (the stores of the first run are reused).
+    assert main(["--debug", *argv]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "in flaky" in err and "RuntimeError: CUDA error" in err

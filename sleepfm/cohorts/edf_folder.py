@@ -72,20 +72,20 @@ class _SameNameElsewhere(SameStemRule):
 
 
 def study_ids(recordings: list[Path], root: Path) -> dict[Path, str]:
-    """Study IDs by the naming rule: the stem, prefixed by its folders where stems clash, with its
-    suffix where they still clash (``x.edf`` beside ``x.bdf``)."""
-    def counted(names: dict[Path, str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for name in names.values():
-            counts[name] = counts.get(name, 0) + 1
-        return counts
+    """Study IDs by the naming rule: the stem; where stems clash, the stem with its suffix
+    (``x.edf`` beside ``x.bdf``); where that still clashes, the stem prefixed by its folders
+    (``site_a-night1``), with its suffix if even that clashes."""
+    def folders(path: Path) -> str:
+        return "-".join((*path.relative_to(root).parent.parts, path.stem))
 
+    steps = (lambda p: p.stem + p.suffix.lower(), folders, lambda p: folders(p) + p.suffix.lower())
     ids = {path: path.stem for path in recordings}
-    counts = counted(ids)
-    ids = {path: name if counts[name] == 1 else "-".join((*path.relative_to(root).parent.parts, path.stem))
-           for path, name in ids.items()}
-    counts = counted(ids)
-    return {path: name if counts[name] == 1 else name + path.suffix.lower() for path, name in ids.items()}
+    for step in steps:
+        counts: dict[str, int] = {}
+        for name in ids.values():
+            counts[name] = counts.get(name, 0) + 1
+        ids = {path: step(path) if counts[name] > 1 else name for path, name in ids.items()}
+    return ids
 
 
 class EdfFolderCohort(Cohort):

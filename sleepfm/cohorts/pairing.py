@@ -126,7 +126,7 @@ def other_night(recording_start: datetime | None, scored_start: datetime | None)
     hours = (scored_start - recording_start).total_seconds() / 3600
     if abs(hours) <= SAME_NIGHT_HOURS:
         return None
-    when = f"{abs(hours) / 24:.1f} days" if abs(hours) >= 36 else f"{abs(hours):.1f} h"
+    when = f"{abs(hours) / 24:.1f} days" if abs(hours) >= 24 else f"{abs(hours):.1f} h"
     return (f"the scored hypnogram starts {scored_start:%Y-%m-%d %H:%M:%S}, {when} "
             f"{'after' if hours > 0 else 'before'} the recording ({recording_start:%Y-%m-%d %H:%M:%S}): "
             "it scores another night")

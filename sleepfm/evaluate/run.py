@@ -160,7 +160,8 @@ def print_staging(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> Non
 
     assert isinstance(run, StagingRun)
     # One column per resolution, one row per metric: fits an 80-column terminal or pipe whole.
-    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})", box=box.SIMPLE_HEAD)
+    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})", box=box.SIMPLE_HEAD,
+                  show_edge=False)
     table.add_column("metric")
     resolutions = run.evaluation.resolutions
     for name in resolutions:
@@ -188,12 +189,13 @@ def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> N
     summary = run.evaluation.summary()
     table = Table(title=f"Disease risk, {summary['n_studies']} studies ({config.split}), "
                         f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs",
-                  box=box.SIMPLE_HEAD)
-    # Headers never wrap or shorten; the phenotype column takes what is left (Uno's CI is in the CSV).
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    # Headers never wrap or shorten; phenotype and status wrap into what is left (Uno's CI is in the CSV).
+    wrapping = {"phenotype": 9, "status": 7}
     for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C", "status"):
         table.add_column(column, justify="right" if column in ("n", "events", "Uno's C") else "left",
-                         no_wrap=column != "phenotype", overflow="fold" if column == "phenotype" else "ellipsis",
-                         min_width=len(column) if column != "phenotype" else 9)
+                         no_wrap=column not in wrapping, overflow="fold" if column in wrapping else "ellipsis",
+                         min_width=wrapping.get(column, len(column)))
     rows = run.evaluation.table.sort_values("harrell_c", ascending=False, na_position="last")
     for _, row in rows.head(20).iterrows():
         uno = row["uno_c"]

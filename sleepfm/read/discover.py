@@ -41,10 +41,23 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def walk(root: Path, *, recursive: bool = True) -> list[Path]:
-    """Regular files under ``root`` (sorted), leaving out hidden files and folders (``.name``)."""
+    """Regular files under ``root`` (sorted), leaving out hidden files and folders (``.name``).
+    Linked folders are followed (a lab's data folder is often a link to a share), each real
+    folder once, so a link loop ends."""
     root = Path(root)
-    found = root.rglob("*") if recursive else root.iterdir()
-    return sorted(path for path in found if path.is_file() and not _hidden(path, root))
+    if not recursive:
+        return sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    found: list[Path] = []
+    seen: set[str] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        found.extend(Path(folder) / name for name in files if not name.startswith("."))
+    return sorted(p for p in found if p.is_file())
 
 
 def _is_pattern(text: str) -> bool:
