@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sleepfm.cli.console import error_line, out, warning_line
+from sleepfm.cli.console import err, error_line, out, warning_line
 from sleepfm.cli.options import ConfigOption, SetOption
 
 
@@ -32,7 +32,8 @@ def embed_command(
         str | None, typer.Option("--device", help="auto, cpu or cuda (default auto).", show_default=False)
     ] = None,
     precision: Annotated[
-        str | None, typer.Option("--precision", help="fp32 or bf16 (CUDA autocast; default fp32).", show_default=False)
+        str | None, typer.Option("--precision", help="fp32, bf16 or auto (bf16 where the CPU has AMX; default fp32).",
+                                  show_default=False)
     ] = None,
     layout: Annotated[
         str | None, typer.Option("--layout", help="sleepfm or published (default sleepfm).", show_default=False)
@@ -64,7 +65,8 @@ def embed_command(
     started = time.perf_counter()
     done, failed, chunks, hours = 0, [], 0, 0.0
     with checkpoint_errors():
-        for outcome in run_embed(resolved, notify=warning_line):
+        for outcome in run_embed(resolved, notify=warning_line,
+                                 inform=lambda line: err.print(line, highlight=False, markup=False)):
             if isinstance(outcome, StudyFailure):
                 failed.append(outcome)
                 continue

@@ -66,6 +66,7 @@ class PrepareSettings:
     workers: int = 1
     batch_size: int = 16
     device: str = "auto"
+    precision: str = "fp32"
     partial_chunk: str = "pad"
     overwrite: bool = False
 
@@ -131,6 +132,7 @@ def _embed(recordings: list[Recording], folder: Path, checkpoint: Path, settings
         return
     config = EmbedConfig(inputs=[r.signals for r in todo.values()], checkpoint=checkpoint, out=folder,
                          batch_size=settings.batch_size, device=settings.device,  # type: ignore[arg-type]
+                         precision=settings.precision,  # type: ignore[arg-type]
                          partial_chunk=settings.partial_chunk)  # type: ignore[arg-type]
     for outcome in run_embed(config):
         if isinstance(outcome, StudyFailure):

@@ -72,7 +72,7 @@ def _check_paths(config: RunConfig) -> tuple[Path, Path, Path]:
 def _settings(config: RunConfig) -> PrepareSettings:
     p, e = config.preprocess, config.embed
     return PrepareSettings(reader=p.reader, channel_mapper=p.channel_mapper, channel_map=p.channel_map,
-                           workers=p.workers, batch_size=e.batch_size, device=e.device,
+                           workers=p.workers, batch_size=e.batch_size, device=e.device, precision=e.precision,
                            partial_chunk=e.partial_chunk, overwrite=config.overwrite)
 
 

@@ -51,6 +51,8 @@ class RunPreprocess(ConfigModel):
 class RunEmbed(ConfigModel):
     batch_size: PositiveInt = Field(16, description="5-minute segments per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="fp32, bf16 or auto (bf16 where the CPU has AMX); see docs/embed.md#precision.")
     partial_chunk: Literal["drop", "pad"] = Field(
         "pad", description="pad: the last partial 5 minutes are embedded (masked) so the whole night is staged.")
 

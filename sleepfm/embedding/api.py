@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,7 +14,10 @@ from sleepfm.errors import InputError, UsageError
 from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
 
-from .runner import Embedder, Notify, StudyEmbeddings, StudyFailure
+from .precision import Precision, choose_precision
+from .runner import Embedder, Notify, StudyEmbeddings, StudyFailure, resolve_device
+
+log = logging.getLogger(__name__)
 
 
 def output_paths(config: EmbedConfig, stem: str) -> list[Path]:
@@ -49,7 +53,8 @@ def _check_inputs(config: EmbedConfig) -> list[Path]:
     return paths
 
 
-def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -> list[Path]:
+def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path, precision: Precision = "fp32"
+                ) -> list[Path]:
     """Write one study in the configured layout; returns the files written."""
     assert config.out is not None
     plan = study.plan
@@ -61,6 +66,7 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -
         "checkpoint": str(checkpoint.resolve()),
         "channels": {m.value: names for m, names in plan.channels.items()},
         "partial_chunk": config.partial_chunk,
+        "precision": precision,  # the one that ran (``auto`` resolved, a fallback applied)
         "padded_tokens": plan.padded_tokens,
         "dropped_seconds": plan.dropped_seconds,
         "source_file": str(plan.path),
@@ -69,13 +75,22 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
 
-def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
-    """Embed ``config.inputs``, writing each study as it completes when ``config.out`` is set."""
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Notify | None = None
+              ) -> Iterator[StudyEmbeddings | StudyFailure]:
+    """Embed ``config.inputs``, writing each study as it completes when ``config.out`` is set.
+
+    ``notify`` takes warnings, ``inform`` the line naming the precision chosen (bf16 or auto);
+    both default to the log."""
     paths = _check_inputs(config)
     assert config.checkpoint is not None
     checkpoint = load_checkpoint(config.checkpoint)
+    choice = choose_precision(config.precision, resolve_device(config.device))
+    if choice.warn:
+        (notify or (lambda message: log.warning("%s", message)))(choice.reason)
+    elif config.precision != "fp32":
+        (inform or (lambda message: log.info("%s", message)))(choice.reason)
     embedder = Embedder(
-        checkpoint, batch_size=config.batch_size, device=config.device, precision=config.precision,
+        checkpoint, batch_size=config.batch_size, device=config.device, precision=choice.precision,
         threads=config.threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
         channel_mapper=config.channel_mapper, notify=notify,
     )
@@ -84,7 +99,7 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[
         save_resolved_config(config, config.out)
     for outcome in embedder.run(paths):
         if isinstance(outcome, StudyEmbeddings) and config.out is not None:
-            outcome.outputs = write_study(config, outcome, checkpoint.path)
+            outcome.outputs = write_study(config, outcome, checkpoint.path, embedder.precision)
         yield outcome
 
 

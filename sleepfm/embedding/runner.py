@@ -32,7 +32,8 @@ from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.signal_store import SignalStore
 
-from .fast import FastEmbedder
+from .fast import DTYPES, FastEmbedder
+from .precision import Precision
 from .set_transformer import SetTransformer
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Embedder:
         *,
         batch_size: int = 16,
         device: str = "auto",
-        precision: Literal["fp32", "bf16"] = "fp32",
+        precision: Precision = "fp32",
         threads: int | None = None,
         partial_chunk: Literal["drop", "pad"] = "drop",
         channel_map: Path | None = None,
@@ -132,12 +133,11 @@ class Embedder:
         self.batch_size = batch_size
         self.partial_chunk = partial_chunk
         self.device = resolve_device(device)
-        if precision == "bf16" and self.device.type != "cuda":
-            raise UsageError("--precision bf16 is CUDA autocast; on the CPU sleepfm runs fp32",
-                             fix="drop --precision or use --device cuda")
+        # Runs in the precision it is given; which one a run asks for is decided by
+        # sleepfm.embedding.precision.choose_precision (bf16 only where it is faster).
         self.precision = precision
         self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
-        self.fast = FastEmbedder(self.model.to(self.device))
+        self.fast = FastEmbedder(self.model.to(self.device), DTYPES[precision])
         self.notify = notify or (lambda message: log.warning("%s", message))
         self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
@@ -248,6 +248,7 @@ class Embedder:
 
     # ------------------------------------------------------------------ running
     def _forward(self, signals: list[np.ndarray], masks: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
+        # FastEmbedder sets each op's dtype itself; autocast covers whatever runs the model's modules.
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
         with torch.inference_mode(), autocast:
             # One copy gathers every item's channels (views into the blocks read from the file).
