@@ -4,7 +4,8 @@ A page's example is a ```` ```console ```` block whose lines starting with ``$ `
 (a trailing ``\\`` continues one on the next line) and whose other lines are what the command
 printed. A block runs when one of its commands reads ``../shared`` (the reference data and real
 recordings beside a checkout) or the demo's output (``demo_out``); blocks about files a reader
-has and the suite has not (``night1.edf``, ``checkpoints/``) are illustrations, not run. A
+has and the suite has not (``night1.edf``, ``checkpoints/``) are illustrations, and runs of
+``benchmarks/`` scripts are measurements of a machine: neither is run. A
 ```` ```python ```` block right after an ``<!-- doc-test: setup -->`` comment is run first, in the
 same folder: it makes the inputs of the example below it.
 
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNABLE = ("../shared", "demo_out")
+#: Measurements, not examples: their figures depend on the machine (benchmarks print ratios).
+MEASUREMENTS = ("benchmarks/",)
 SETUP_MARK = "<!-- doc-test: setup -->"
 _COMMENT = re.compile(r"\s{2,}#\s.*$")
 
@@ -54,7 +57,8 @@ class Block:
 
     @property
     def runnable(self) -> bool:
-        return any(marker in c.text for c in self.commands for marker in RUNNABLE)
+        texts = [c.text for c in self.commands]
+        return any(m in t for t in texts for m in RUNNABLE) and not any(m in t for t in texts for m in MEASUREMENTS)
 
 
 def parse(path: Path, root: Path) -> list[Block]:
@@ -125,8 +129,37 @@ def environment(bin_dir: Path) -> dict[str, str]:
             "NO_COLOR": "1", "TERM": "dumb"}
 
 
-def run_block(block: Block, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> list[str]:
-    """Run ``block`` in ``cwd`` (its setup first); return what differs from the page."""
+_PLAIN_SLEEPFM = re.compile(r"^sleepfm\s[^|;&<>`$*?]*$")
+
+
+def _in_process(command: str, cwd: Path, columns: int) -> tuple[int, list[str]]:
+    """A plain ``sleepfm ...`` command run by this process's CLI (the same code, no start-up cost):
+    its exit code and printed lines, stdout then stderr as a subprocess gives them."""
+    import contextlib
+    import io
+    import shlex
+
+    from sleepfm.cli import console
+    from sleepfm.cli.app import main
+
+    out, err = io.StringIO(), io.StringIO()
+    widths = console.out.width, console.err.width
+    previous = Path.cwd()
+    try:
+        os.chdir(cwd)
+        console.out.width = console.err.width = columns
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(shlex.split(command)[1:])
+    finally:
+        os.chdir(previous)
+        console.out.width, console.err.width = widths
+    return code, (out.getvalue() + err.getvalue()).splitlines()
+
+
+def run_block(block: Block, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600,
+              in_process: bool = False) -> list[str]:
+    """Run ``block`` in ``cwd`` (its setup first); return what differs from the page. With
+    ``in_process``, plain ``sleepfm`` commands (no pipes, no globs) run in this process."""
     env = env or environment(Path(sys.executable).parent)
     for source in block.setup:
         subprocess.run([sys.executable, "-c", source], cwd=cwd, env=env, check=True, timeout=timeout,
@@ -138,12 +171,14 @@ def run_block(block: Block, cwd: Path, env: dict[str, str] | None = None, timeou
             if command.shown != [str(last_code)]:
                 problems.append(f"exit code {last_code}, the page shows {command.shown}")
             continue
-        text = re.sub(r"^ls ", "ls -C ", command.text)  # columns, as in a terminal
-        done = subprocess.run(["bash", "-c", text], cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-        last_code = done.returncode
-        printed = (done.stdout + done.stderr).splitlines()
-        found = compare(command, printed, done.returncode)
+        if in_process and _PLAIN_SLEEPFM.match(command.text):
+            last_code, printed = _in_process(command.text, cwd, int(env["COLUMNS"]))
+        else:
+            text = re.sub(r"^ls ", "ls -C ", command.text)  # columns, as in a terminal
+            done = subprocess.run(["bash", "-c", text], cwd=cwd, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+            last_code, printed = done.returncode, (done.stdout + done.stderr).splitlines()
+        found = compare(command, printed, last_code)
         followed_by_code = block.commands.index(command) + 1 < len(block.commands) and \
             block.commands[block.commands.index(command) + 1].text == "echo $?"
         if followed_by_code:

@@ -25,7 +25,7 @@ def test_the_page_prints_what_it_shows(page: str, shared: Path, tmp_path: Path) 
     work = tmp_path / "work"
     work.mkdir()
     problems = [f"{block.id}: {p}" for block in parse(REPO / page, REPO) if block.runnable
-                for p in run_block(block, work)]
+                for p in run_block(block, work, in_process=True)]
     assert not problems, "\n".join(problems)
 
 

@@ -104,6 +104,31 @@ def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsy
     assert not (tmp_path / "o").exists()
 
 
+def test_an_installed_cohort_plugin_is_listed_among_the_available(make_plugin, tmp_path: Path, capsys) -> None:
+    # A lab's cohort package joins the list; nothing in the suite assumes which cohorts exist.
+    from sleepfm import registry
+    from sleepfm.cohorts import available_cohorts
+
+    make_plugin("sleepfm-cohort-aaa", """
+        from sleepfm.plugin import Cohort, hookimpl
+
+        class Aaa(Cohort):
+            \"\"\"A lab's cohort.\"\"\"
+            def discover(self, root):
+                return []
+
+        @hookimpl
+        def sleepfm_register_cohorts(register):
+            register("cohort-aaa", Aaa)
+    """)
+    registry.reset_registry()
+    assert "cohort-aaa" in available_cohorts()
+    assert main(["run", "--plugin", "cohort-nope", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--checkpoints", str(tmp_path)]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert f"available cohorts: {', '.join(available_cohorts())} —" in line and "cohort-aaa, cohort-edf" in line
+
+
 def test_run_takes_labels_like_risk(tmp_path: Path, capsys) -> None:
     # --labels is risk.labels; a run stopped early (no data) still shows it was taken.
     labels = tmp_path / "labels.csv"

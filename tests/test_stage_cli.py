@@ -115,6 +115,26 @@ def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, cap
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3", "o4", "o5"))
 
 
+def test_folders_and_patterns_are_taken_and_hypnograms_among_them_set_aside(shared: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    # The inputs are discovered (files, folders, patterns alike) before the checkpoints are looked
+    # at: an empty checkpoints folder is what stops these, not the folder or the hypnogram EDF.
+    folder = tmp_path / "sleep-edf"
+    folder.mkdir()
+    for name in ("SC4001E0-PSG_first300s.edf", "SC4001EC-Hypnogram.edf"):
+        (folder / name).symlink_to(shared / "data" / "psg" / "sleep-edf" / name)
+    for given in ([str(folder)], [str(folder / "*.edf")]):
+        assert main(["stage", *given, "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+        (line,) = error_lines(capsys.readouterr().err)
+        assert "no model_base, model_sleep_staging" in line
+    assert main(["stage", str(folder / "SC4001EC-Hypnogram.edf"), "--checkpoints", str(tmp_path), "--out",
+                 str(tmp_path / "o")]) == 1
+    assert "holds only annotations (a hypnogram, not a recording)" in capsys.readouterr().err
+    assert main(["stage", str(folder / "*.bdf"), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "no recordings match" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_a_recording_that_fails_is_reported_and_the_others_are_staged(shared: Path, tmp_path: Path,
                                                                       capsys) -> None:
