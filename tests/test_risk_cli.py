@@ -114,3 +114,19 @@ def test_the_packaged_table_is_the_released_one(shared: Path) -> None:
     from sleepfm.clinical.risk_table import packaged_label_mapping
 
     assert packaged_label_mapping().read_bytes() == (shared / LABELS).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_wheel_carries_the_phecode_table(tmp_path: Path) -> None:
+    # README: `pip wheel --no-deps -w dist . && pip install dist/sleepfm-*.whl` — risk's default table
+    # must be inside the wheel, not only in a source checkout.
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(repo)], check=True, capture_output=True, timeout=600)
+    (wheel,) = tmp_path.glob("sleepfm-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("sleepfm/data/label_mapping.csv").decode().count("\n") == 1066

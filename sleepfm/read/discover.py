@@ -134,12 +134,13 @@ def find_recordings(inputs: Iterable[str | Path], *, require: bool = True, also:
     found = Found(recordings, annotations)
     if require and not recordings:
         given = ", ".join(str(i) for i in items[:3]) + (", …" if len(items) > 3 else "")
+        if len(annotations) == 1:
+            raise InputError("holds only annotations (a hypnogram, not a recording)", where=annotations[0],
+                             fix="pass the recording that holds the signals; read hypnograms with sleepfm hypnogram")
         if annotations:
-            raise InputError(
-                f"holds only annotations (a hypnogram, not a recording): {annotations[0]}"
-                if len(annotations) == 1 and len(items) == 1 else
-                f"only annotation-only files (hypnograms) among the inputs: {found.set_aside_note()}",
-                where=given, fix="pass the recordings that hold the signals; read hypnograms with sleepfm hypnogram")
+            raise InputError(f"only annotation-only files (hypnograms, not recordings) among the inputs: "
+                             f"{', '.join(p.name for p in annotations[:3])}{', …' if len(annotations) > 3 else ''}",
+                             where=given, fix="pass the recordings that hold the signals")
         known = ", ".join(signal_extensions())
         raise InputError("no recordings found", where=given,
                          fix=f"recordings end in {known} (see `sleepfm plugins --kind readers`)")
