@@ -24,22 +24,17 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+from sleepfm.read.discover import Found, find_recordings, output_names
 
 from .prepare import Notify
-
-if TYPE_CHECKING:
-    from sleepfm.read.discover import Found
 
 
 def recordings_and_names(paths: Sequence[Path], out: Path) -> tuple[Found, list[str]]:
     """The recordings among ``paths`` (and the annotation-only files set aside, for the caller to
     report or pair) and the distinct name of each recording's outputs; ``out`` must not be a file."""
-    from sleepfm.read.discover import find_recordings, output_names
-
     found = find_recordings([Path(p) for p in paths])
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
@@ -48,10 +43,8 @@ def recordings_and_names(paths: Sequence[Path], out: Path) -> tuple[Found, list[
 
 def report_set_aside(found: Found, used: Sequence[Path] = ()) -> None:
     """One warning line about the annotation-only inputs not used as a scored hypnogram."""
-    from sleepfm.read.discover import Found as Remaining
-
     taken = {Path(p).resolve() for p in used}
-    left = Remaining(found.recordings, [p for p in found.annotations if p.resolve() not in taken])
+    left = Found(found.recordings, [p for p in found.annotations if p.resolve() not in taken])
     if (note := left.set_aside_note()) is not None:
         warnings.warn(note, InputWarning, stacklevel=2)
 
