@@ -111,16 +111,18 @@ def print_deviation(what: str, worst: dict[str, float]) -> None:
 
 def speed(args: argparse.Namespace, tmp: Path) -> None:
     checkpoint, table, night = setup(tmp, args.hours, args.checkpoint)
-    print(f"synthetic night: {args.hours:g} h, {sum(map(len, CHANNELS.values()))} channels; model {checkpoint}")
+    print(f"synthetic night: {args.hours:g} h, {sum(map(len, CHANNELS.values()))} channels, embedded {args.nights} "
+          f"time(s) per run, batch size {args.batch_size}; model {checkpoint}")
     best: dict[str, float] = {}
     results: dict[str, dict[str, Any]] = {}
     for repeat in range(args.repeats):
         for precision in PRECISIONS:
-            results[precision], seconds = embed(checkpoint, [night], precision, args.device, channel_map=table,
+            results[precision], seconds = embed(checkpoint, [night] * args.nights, precision, args.device,
+                                                channel_map=table, batch_size=args.batch_size,
                                                 notify=lambda _: None)  # (its assumed 128 Hz is expected)
             best[precision] = min(best.get(precision, float("inf")), seconds)
             print(f"run {repeat + 1} {precision}: {seconds:.2f} s", flush=True)
-    nights = args.hours / 8
+    nights = args.nights * args.hours / 8
     for precision in PRECISIONS:
         print(f"{precision}: {best[precision]:.2f} s, {nights / best[precision] * 60:.2f} nights (8 h) per minute "
               f"(best of {args.repeats})")
@@ -182,6 +184,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=8.0, help="length of the synthetic night for the speed test")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--nights", type=int, default=1, help="times the night is embedded in each timed run")
+    parser.add_argument("--batch-size", type=int, default=16, help="5-minute segments per forward pass")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--checkpoint", type=Path, default=None, help="base model for the speed test")
     parser.add_argument("--demo", type=Path, default=None, help="a finished `sleepfm demo` output folder")

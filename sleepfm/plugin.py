@@ -14,10 +14,11 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 
 * registration: :data:`hookimpl`, :class:`Register`;
 * interfaces: :class:`SignalReader`, :class:`Recording`, :class:`ChannelInfo`,
-  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`, :class:`Cohort`,
-  :class:`Study`, :class:`PairingRule` (and :class:`NameTemplates`, a rule from file-name
-  templates), :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`, :class:`Model`,
-  :class:`Head`, :class:`Loss`;
+  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`,
+  :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`, :class:`Study`,
+  :class:`PairingRule` (and :class:`NameTemplates`, a rule from file-name templates),
+  :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`, :class:`Model`, :class:`Head`,
+  :class:`Loss`;
 * data types: :class:`Modality`, :data:`MODALITIES`, :class:`Hypnogram`, :class:`Stage`,
   :class:`StageMapping`, :data:`EVENT_COLUMNS`, :func:`empty_events`;
 * configuration: :class:`ConfigModel` (the base of every config), :class:`ComponentSpec`;
@@ -48,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "ChannelMapper": "sleepfm.interfaces.channel_mapper:ChannelMapper",
     "ChannelAssignment": "sleepfm.interfaces.channel_mapper:ChannelAssignment",
     "LabelReader": "sleepfm.interfaces.label_reader:LabelReader",
+    "HypnogramWriter": "sleepfm.interfaces.hypnogram_writer:HypnogramWriter",
+    "HypnogramExport": "sleepfm.interfaces.hypnogram_writer:HypnogramExport",
     "Cohort": "sleepfm.interfaces.cohort:Cohort",
     "PairingRule": "sleepfm.interfaces.pairing_rule:PairingRule",
     "NameTemplates": "sleepfm.interfaces.pairing_rule:NameTemplates",

@@ -18,6 +18,7 @@ DISTRIBUTION = "sleepfm"
 KINDS: dict[str, str] = {
     "readers": "signal reader",
     "label_readers": "label reader",
+    "hypnogram_writers": "hypnogram writer",
     "channel_mappers": "channel mapper",
     "tokenizers": "tokenizer",
     "poolers": "pooler",

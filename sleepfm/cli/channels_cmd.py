@@ -33,7 +33,7 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
             ]
     from sleepfm.read import read_recording
 
-    mapper = mapper or registry.get("channel_mappers", "rules")()
+    mapper = (mapper or registry.get("channel_mappers", "rules")()).for_recording(path)
     with read_recording(path) as recording:
         names = dataset_names([c.label for c in recording.channels])
         decisions = mapper.assign(names)

@@ -19,6 +19,9 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 ChannelMap = Annotated[Path | None, typer.Option(
     "--channel-map", help="channel_groups.json-shaped label table (default: sleepfm's label rules).",
     show_default=False)]
+Formats = Annotated[list[str] | None, typer.Option(
+    "--format", "-f", help="Hypnogram format(s) to write, comma-separated or repeated: csv (default), edf, nsrr, "
+    "bids, yasa, edfbrowser, or a plugin's (`sleepfm plugins --kind hypnogram_writers`).", show_default=False)]
 Work = Annotated[Path | None, typer.Option(
     "--work", help="Keep the signal and embedding stores here (a rerun reuses them); default: a temporary folder.",
     show_default=False)]
@@ -69,6 +72,7 @@ def stage_command(
                         ] = "UNS",
     detail_5s: Annotated[bool, typer.Option("--detail-5s", help="Also write <stem>.hypnogram-5s.csv.")] = False,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw <stem>.png.")] = True,
+    formats: Formats = None,
     staging_head: Annotated[Path | None, typer.Option(
         "--staging-head", help="Staging head checkpoint (e.g. a finetune run's best/) instead of "
         "<checkpoints>/model_sleep_staging.", show_default=False)] = None,
@@ -82,17 +86,22 @@ def stage_command(
     channel_map: ChannelMap = None,
     work: Work = None,
 ) -> None:
-    """Stage recordings: per recording a 30-s hypnogram CSV, a figure and sleep statistics."""
+    """Stage recordings: per recording a 30-s hypnogram (CSV or --format), a figure and sleep statistics."""
+    from sleepfm.clinical.night import DEFAULT_FORMATS
     from sleepfm.clinical.stage import StageOptions, stage_recordings
+    from sleepfm.labels.export import parse_formats, writer
     from sleepfm.labels.vocabulary import make_mapping
 
     mapping = make_mapping(unscored=unscored, movement=movement)
+    chosen = tuple(parse_formats(formats)) or DEFAULT_FORMATS
     done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
                             hypnogram_format=hypnogram_format, mapping=mapping,
-                            options=StageOptions(detail_5s=detail_5s, plot=plot),
+                            options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
                             settings=_settings(device, channel_map), work=work, staging_head=staging_head,
                             notify=_progress, pair=pair, accept_other_night=accept_other_night)
-    _finish(done, str(out / "{stem}.hypnogram.csv") + (", .png" if plot else "") + ", .stats.json")
+    suffixes = [writer(name).suffix for name in chosen]
+    _finish(done, str(out / ("{stem}" + suffixes[0])) + "".join(f", {s}" for s in suffixes[1:])
+            + (", .png" if plot else "") + ", .stats.json")
 
 
 def risk_command(
@@ -149,6 +158,7 @@ def run_command(
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="label_mapping.csv (label_idx,phecode,phenotype) = risk.labels; default: the checkpoints' "
         "own, else sleepfm's phecode table.", show_default=False)] = None,
+    formats: Formats = None,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -161,7 +171,8 @@ def run_command(
 
     cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
            "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,
-           "overwrite": True if overwrite else None, "risk": {"labels": str(labels)} if labels else None}
+           "overwrite": True if overwrite else None, "risk": {"labels": str(labels)} if labels else None,
+           "staging": {"formats": ",".join(formats)} if formats else None}
     resolved = resolve_run_config(config, cli=cli, overrides=overrides or [],
                                   cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())
     cohort = load_cohort(resolved.cohort.name, resolved.cohort.params)

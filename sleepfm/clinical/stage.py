@@ -6,6 +6,8 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     one row per 30-s epoch: ``onset`` (s from the recording start), ``duration``,
     ``clock_time``, ``stage`` (W, N1, N2, N3, REM) and the probability of each stage
     (``p_W`` … ``p_REM``: the mean of the epoch's six 5-s token probabilities);
+``<stem>.hypnogram.edf``, ``<stem>-nsrr.xml``, ``<stem>_hypnogram.tsv``, ``<stem>.yasa.csv``, ...
+    the same hypnogram in each further format asked for (``formats``, docs/hypnogram.md);
 ``<stem>.hypnogram-5s.csv``
     the same per 5-s token, with ``detail_5s``;
 ``<stem>.png``
@@ -32,7 +34,7 @@ from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner
-from .night import NightOutputs, StagedNight, render_night, stage_night
+from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
 from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
 
 
@@ -40,6 +42,8 @@ from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
 class StageOptions:
     detail_5s: bool = False
     plot: bool = True
+    #: Hypnogram writers (`sleepfm plugins --kind hypnogram_writers`) the night is written with.
+    formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
@@ -123,4 +127,4 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
                   "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
     }
     return night, render_night(night, scored=scored, title=title or recording.source.name,
-                               detail_5s=options.detail_5s, plot=options.plot, about=about)
+                               detail_5s=options.detail_5s, plot=options.plot, about=about, formats=options.formats)

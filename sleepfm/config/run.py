@@ -65,6 +65,16 @@ class RunStaging(ConfigModel):
     accept_other_night: bool = Field(
         False, description="Use a scored hypnogram dated on another day than its recording (noted in the report) "
         "instead of leaving it out.")
+    formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
+                               "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # `--format edf,bids` and `--set staging.formats=edf,bids` give one comma-separated string.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class RunRisk(ConfigModel):

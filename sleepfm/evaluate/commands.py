@@ -44,15 +44,20 @@ def staging_command(
     split_file: Annotated[Path | None, _opt("--split-file", help="dataset_split.json-shaped file.")] = None,
     split: Annotated[str | None, _opt("--split", help="Split to evaluate (default test).")] = None,
     predictions: Annotated[Path | None, _opt("--predictions", help="Re-score a staging_predictions.npz.")] = None,
+    scored: Annotated[list[Path] | None, _opt(
+        "--scored", help="A further scorer's hypnogram folder (repeatable): inter-scorer kappa beside the "
+        "model's.")] = None,
     out: Annotated[Path | None, _opt("--out", "-o", help="Output folder.")] = None,
     device: Annotated[str | None, _opt("--device", help="auto, cpu or cuda.")] = None,
 ) -> None:
-    """Per-class F1, macro-F1, Cohen's kappa, accuracy and confusion matrices at 5 s and 30 s."""
+    """Per-class F1, macro-F1, kappa, confusion matrices at 5 s and 30 s; Bland–Altman and ICC of the
+    night's statistics; inter-scorer kappa with --scored."""
     from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config, print_staging
 
     cli = {"task": "staging", "checkpoint": checkpoint, "predictions": predictions, "out": out, "split": split,
-           "device": device, "staging": {"embeddings": embeddings, "labels": labels, "split": {"file": split_file}}}
+           "device": device, "scored": scored or None,
+           "staging": {"embeddings": embeddings, "labels": labels, "split": {"file": split_file}}}
     cfg = load_config(_checked(config, "staging"), workflow="evaluate", cli=cli, overrides=overrides or [])
     print_staging(evaluate_from_config(cfg), cfg)  # type: ignore[arg-type]
 

@@ -84,7 +84,7 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
     try:
         with read_recording(source, options.reader) as recording:
             result.backend = recording.backend
-            convert_recording(recording, output, options.mapper(), options, result)
+            convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"
     except InputError as exc:
         result.error = str(exc)
