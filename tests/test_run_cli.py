@@ -126,7 +126,7 @@ def test_an_installed_cohort_plugin_is_listed_among_the_available(make_plugin, t
     assert main(["run", "--plugin", "cohort-nope", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
                  "--checkpoints", str(tmp_path)]) == 2
     (line,) = error_lines(capsys.readouterr().err)
-    assert f"available cohorts: {', '.join(available_cohorts())} —" in line and "cohort-aaa, cohort-edf" in line
+    assert f"available cohorts: {', '.join(available_cohorts())} —" in line and "cohort-aaa, " in line
 
 
 def test_run_takes_labels_like_risk(tmp_path: Path, capsys) -> None:
