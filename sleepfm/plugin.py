@@ -28,17 +28,16 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
   :func:`check_unique`, :func:`is_signal_file`, :func:`find_recordings`), pairing hypnograms
   with recordings by the registered rules (:func:`pair_hypnograms`, :func:`pairing_rules`),
   table reading (:func:`read_table`, :func:`numbers`, :func:`map_sex`,
-  :func:`demographics_frame`, :func:`outcome_frame`, :data:`STUDY_ID`), :func:`read_hypnogram`,
-  and :class:`TableMapper` (an exact-label channel table to subclass);
+  :func:`demographics_frame`, :func:`outcome_frame`, :data:`STUDY_ID`; :func:`read_age_sex` and
+  :func:`read_outcomes` for tables in sleepfm's and the published formats, docs/tables.md),
+  :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel table to subclass);
 * helpers for models and heads: :func:`sinusoid_table` (the published positional table).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from sleepfm.hookspecs import Register, hookimpl
+from sleepfm.lazy import lazy_attributes
 
 #: name → "module:attribute", imported on first access.
 _EXPORTS: dict[str, str] = {
@@ -86,12 +85,14 @@ _EXPORTS: dict[str, str] = {
     "find_recordings": "sleepfm.read.discover:find_recordings",
     "pair_hypnograms": "sleepfm.cohorts.pairing:pair_hypnograms",
     "pairing_rules": "sleepfm.cohorts.pairing:pairing_rules",
-    "STUDY_ID": "sleepfm.cohorts.tables:STUDY_ID",
-    "read_table": "sleepfm.cohorts.tables:read_table",
-    "numbers": "sleepfm.cohorts.tables:numbers",
-    "map_sex": "sleepfm.cohorts.tables:map_sex",
-    "demographics_frame": "sleepfm.cohorts.tables:demographics_frame",
-    "outcome_frame": "sleepfm.cohorts.tables:outcome_frame",
+    "STUDY_ID": "sleepfm.labels.tables:STUDY_ID",
+    "read_table": "sleepfm.labels.tables:read_table",
+    "numbers": "sleepfm.labels.tables:numbers",
+    "map_sex": "sleepfm.labels.tables:map_sex",
+    "demographics_frame": "sleepfm.labels.tables:demographics_frame",
+    "outcome_frame": "sleepfm.labels.tables:outcome_frame",
+    "read_age_sex": "sleepfm.labels.tables:read_age_sex",
+    "read_outcomes": "sleepfm.labels.tables:read_outcomes",
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "TableMapper": "sleepfm.map.table:TableMapper",
     # model and head helpers
@@ -99,21 +100,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'sleepfm.plugin' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
 
 
 __all__ = ["Register", "hookimpl", *_EXPORTS]
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    pass

@@ -56,7 +56,7 @@ def test_broken_weights_and_a_head_of_another_width_fail_the_check(shared: Path,
     shutil.rmtree(folder / "model_base")
     save_model(small, folder / "model_base")
     staging = check_checkpoints(folder).part("model_sleep_staging")
-    assert staging.status == "broken" and "expects 128-dim embeddings but model_base makes" in staging.detail
+    assert staging.status == "broken" and "takes 128-dim embeddings but the base model gives 16-dim" in staging.detail
 
 
 def test_a_head_in_the_wrong_folder_and_a_missing_folder(shared: Path, tmp_path: Path, capsys) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sleepfm.errors import CheckpointError, SleepfmError
 
-from .models import FOLDERS
+from .models import FOLDERS, CheckpointSet
 
 #: What each role is for, and the registry kind and head task its network must have.
 ROLES: dict[str, tuple[str, str, str | None]] = {
@@ -73,7 +73,7 @@ def _describe(checkpoint: Any) -> str:
     return ", ".join(bits) + f", {parameters:,} parameters: loads"
 
 
-def _check_model(root: Path, role: str, base_dim: int | None) -> Part:
+def _check_model(root: Path, role: str, base_ok: bool) -> Part:
     from sleepfm.checkpoints import load_checkpoint
 
     name = FOLDERS[role]
@@ -90,21 +90,24 @@ def _check_model(root: Path, role: str, base_dim: int | None) -> Part:
         what = f"a {found_task} head" if checkpoint.kind == "heads" else f"a {checkpoint.kind[:-1]}"
         wanted = f"a {task} head" if task else "a base model"
         return Part(name, "broken", f"holds {what} ({checkpoint.name}), not {wanted}")
-    dim = checkpoint.params.get("embed_dim")
-    if role != "base" and base_dim is not None and dim is not None and dim != base_dim:
-        return Part(name, "broken", f"expects {dim}-dim embeddings but model_base makes {base_dim}-dim ones: "
-                                    "a head trained on another base model")
+    if role != "base" and base_ok:
+        try:
+            CheckpointSet(root).check_sizes(role)  # the check stage, risk and run make before any work
+        except CheckpointError as exc:
+            return Part(name, "broken", exc.what + ": a head trained on another base model")
     return Part(name, "ok", _describe(checkpoint), dict(checkpoint.params))
 
 
 def _check_labels(root: Path, diagnosis: Part) -> Part:
-    from .risk_table import find_label_mapping, packaged_label_mapping, read_label_mapping
+    from sleepfm.labels.tables import read_label_mapping
+
+    from .risk_table import find_label_mapping, packaged_label_mapping
 
     path = find_label_mapping(None, root)
     own = "sleepfm's copy of the released phecode table" if path == packaged_label_mapping() else str(path)
     outputs = diagnosis.params.get("num_classes") if diagnosis.status == "ok" else None
     try:
-        rows = len(read_label_mapping(path, outputs))
+        rows = len(read_label_mapping(path, outputs, ordered=True))
     except SleepfmError as exc:  # its message names the file
         return Part("label_mapping.csv", "broken", " ".join(str(exc).split()))
     return Part("label_mapping.csv", "ok", f"{own}, {rows:,} phecodes" + (
@@ -117,8 +120,7 @@ def check_checkpoints(root: Path) -> FolderCheck:
     if not root.is_dir():
         raise CheckpointError("checkpoints folder not found" if not root.exists() else "not a folder", where=root,
                               fix="give the folder holding model_base/, model_sleep_staging/, model_diagnosis/")
-    base = _check_model(root, "base", None)
-    base_dim = base.params.get("embed_dim") if base.status == "ok" else None
-    parts = [base, *(_check_model(root, role, base_dim) for role in ("staging", "diagnosis"))]
+    base = _check_model(root, "base", False)
+    parts = [base, *(_check_model(root, role, base.status == "ok") for role in ("staging", "diagnosis"))]
     parts.append(_check_labels(root, parts[2]))
     return FolderCheck(root, parts)

@@ -7,12 +7,14 @@ Resolved in this order, later wins: the defaults below, the cohort adapter's
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
+from sleepfm import registry
 from sleepfm.config.base import (
     ComponentSpec,
     ConfigModel,
@@ -23,7 +25,7 @@ from sleepfm.config.base import (
     validate,
 )
 from sleepfm.config.demographics import DemographicsEncoding
-from sleepfm.errors import ConfigError
+from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
 
@@ -35,10 +37,18 @@ class CohortSpec(ComponentSpec):
     name: str = Field("cohort-edf", description="Registered cohort adapter (`sleepfm plugins --kind cohorts`).")
 
     def component(self) -> Any:
-        # An unknown cohort is named with the installed ones and how to install more.
-        from sleepfm.cohorts import cohort_class
-
-        return cohort_class(self.name)
+        """The adapter class; an unknown name fails with one line naming the installed ones and
+        how to install more."""
+        try:
+            return registry.get(self.kind, self.name)
+        except UnknownComponentError:
+            names = registry.names(self.kind)
+            close = difflib.get_close_matches(self.name, names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"unknown cohort {self.name!r}; available cohorts: {', '.join(names) or 'none'}",
+                fix=f"{hint}install its package (e.g. pip install sleepfm-cohort-shhs) or pick one of those",
+            ) from None
 
 
 class RunPreprocess(ConfigModel):

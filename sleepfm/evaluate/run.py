@@ -27,7 +27,6 @@ from sleepfm.evaluate.diagnosis import (
     DiagnosisEvaluation,
     SurvivalLabels,
     evaluate_diagnosis,
-    read_label_mapping,
     write_diagnosis_report,
 )
 from sleepfm.evaluate.inference import outcome_tables, split_ids
@@ -50,6 +49,8 @@ from sleepfm.evaluate.staging import (
     plot_study,
     write_staging_report,
 )
+from sleepfm.labels.tables import read_label_mapping
+from sleepfm.train.labels import find_label_files, read_stage_tokens
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,6 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
 
 def _scorer_tokens(folder: Path, studies: list[StudyPredictions]) -> dict[str, object]:
     """A further scorer's 5-s stages of the evaluated studies it has (``--scored`` folder)."""
-    from sleepfm.train.labels import find_label_files, read_stage_tokens
-
     if not Path(folder).is_dir():
         raise InputError("scorer folder not found", where=folder, fix="--scored takes a folder of hypnograms")
     files = find_label_files(folder)

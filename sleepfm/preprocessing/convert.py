@@ -26,6 +26,7 @@ from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
+from sleepfm.map import make_mapper
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
@@ -46,13 +47,8 @@ class ConvertOptions:
     channel_map: Path | None = None
 
     def mapper(self) -> ChannelMapper:
-        from sleepfm import registry
-
-        if self.channel_map is not None:
-            from sleepfm.map.table import TableMapper
-
-            return TableMapper(self.channel_map)
-        return registry.get("channel_mappers", self.channel_mapper)()
+        return make_mapper("table", self.channel_map) if self.channel_map is not None \
+            else make_mapper(self.channel_mapper)
 
     @property
     def mapper_description(self) -> str:
