@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from sleepfm import registry
 from sleepfm.cli.app import main
 from sleepfm.cohorts import load_cohort
 from sleepfm.cohorts.pairing import other_night
@@ -20,22 +19,8 @@ from sleepfm.errors import InputWarning
 from .helpers_clinical import COMPAT, NIGHT, START, error_lines, write_night
 from .test_cohort_edf import ANNOTATIONS, SIGNALS, write
 
-RULES = registry.names("pairing_rules")
-
-
-@pytest.mark.parametrize("name", RULES)
-def test_registered_rule_honours_its_contract(name: str) -> None:
-    # Generated from the registry: each rule, built-in or a plugin's, pairs its own examples,
-    # never pairs a recording's hypnogram with another recording, and claims what it pairs.
-    entry = registry.entry("pairing_rules", name)
-    rule = entry.load()()
-    assert entry.description and rule.examples, "a rule documents itself and gives examples"
-    for recording, hypnogram in rule.examples:
-        assert rule.pairs(Path(recording), Path(hypnogram)), (recording, hypnogram)
-        assert not rule.pairs(Path("x" + recording), Path(hypnogram)), "another recording must not pair"
-        assert not rule.pairs(Path(recording), Path(recording))
-    claims = [rule.claims(Path(hypnogram)) for _, hypnogram in rule.examples]
-    assert all(claims) or not any(claims), "a rule claims all its hypnogram names or none"
+# Every registered rule (a plugin's too) is checked against its own examples by the generated
+# contract tests: tests/test_components_generated.py, pairing_rule_contract.
 
 
 def test_builtin_conventions_pair_by_their_names(tmp_path: Path) -> None:
