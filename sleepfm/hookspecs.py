@@ -90,5 +90,10 @@ def sleepfm_register_cohorts(register: Register) -> None:
 
 
 @hookspec
+def sleepfm_register_pairing_rules(register: Register) -> None:
+    """Register PairingRule classes: hypnogram naming conventions (:mod:`sleepfm.interfaces.pairing_rule`)."""
+
+
+@hookspec
 def sleepfm_register_commands(app: typer.Typer) -> None:
     """Add sub-commands to the ``sleepfm`` command line (a :class:`typer.Typer`)."""

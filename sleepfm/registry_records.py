@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "heads": "head",
     "losses": "loss",
     "cohorts": "cohort",
+    "pairing_rules": "hypnogram pairing rule",
 }
 #: Not a component kind, but listed by ``sleepfm plugins`` next to them.
 COMMANDS = "commands"

@@ -17,10 +17,11 @@ from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import SleepfmError
 from sleepfm.labels.tables import read_label_mapping
 
+from .inputs import recordings_and_names, report_set_aside
 from .models import CheckpointSet, RiskRunner
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, risk_table, write_risk
-from .stage import check_recordings, each_recording
+from .stage import each_recording
 
 
 class RiskModel:
@@ -63,7 +64,9 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
     ``diagnosis_head`` replaces ``<checkpoints>/model_diagnosis``."""
     encoding, settings = encoding or DemographicsEncoding(), settings or PrepareSettings()
     encoding.describe(age, sex)  # validates age and sex first
-    sources = check_recordings([Path(p) for p in paths], Path(out))
+    found, keys = recordings_and_names(paths, Path(out))
+    report_set_aside(found)
+    sources = found.recordings
     models = CheckpointSet(Path(checkpoints), {"diagnosis": diagnosis_head}).require("base", "diagnosis")
     model = RiskModel(models, labels, settings.device)
 
@@ -71,4 +74,4 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
         table, provenance = model.table(recording, age, sex, encoding)
         write_risk(Path(out), recording.key, table, provenance)
 
-    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk)
+    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk, keys)

@@ -30,9 +30,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleepfm.errors import SleepfmError, UsageError
+from sleepfm.errors import SleepfmError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
+from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner
 from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
 from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
@@ -46,57 +47,16 @@ class StageOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
-def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
-    """Inputs that exist, are files and have distinct stems (they name the outputs); ``out`` not a file."""
-    from sleepfm.errors import InputError
-
-    if not paths:
-        raise UsageError("no recordings given", fix="name one or more EDF/BDF files")
-    seen: dict[str, Path] = {}
-    for path in paths:
-        if not path.exists():
-            raise InputError("file not found", where=path)
-        if not path.is_file():
-            raise InputError("not a file", where=path, fix="give EDF/BDF files (use `sleepfm run` for a folder)")
-        if path.stem in seen:
-            raise UsageError(f"{seen[path.stem]} and {path} would write the same outputs ({path.stem}.*)",
-                             fix="stage them into different --out folders")
-        seen[path.stem] = path
-    if out.exists() and not out.is_dir():
-        raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
-    return list(paths)
-
-
-def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
-                mapping: StageMapping) -> dict[Path, Hypnogram | SleepfmError]:
-    """The scored hypnograms, one per recording in order, read before any work is done; a
-    hypnogram that cannot be read is its recording's error (the others go on)."""
-    from sleepfm.labels import read_hypnogram
-
-    if not paths:
-        return {}
-    if len(paths) != len(recordings):
-        raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
-                         fix="give one --hypnogram per recording, in the same order")
-    scored: dict[Path, Hypnogram | SleepfmError] = {}
-    for recording, path in zip(recordings, paths, strict=True):
-        try:
-            scored[recording] = read_hypnogram(path, fmt=fmt, mapping=mapping)
-        except UsageError:
-            raise  # an unknown --hypnogram-format is wrong for every recording
-        except SleepfmError as exc:
-            scored[recording] = exc
-    return scored
-
-
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
                    settings: PrepareSettings, notify: Notify | None, step: str,
-                   action: Callable[[Recording], None],
+                   action: Callable[[Recording], None], keys: Sequence[str] | None = None,
                    refused: Mapping[Path, tuple[str, SleepfmError]] | None = None) -> list[Recording]:
     """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
     one-line error of ``action`` fails that recording at ``step`` and the others go on.
-    ``refused`` recordings (source → failed step, error) fail at once and are not prepared."""
-    recordings = [Recording(source.stem, source) for source in sources]
+    ``keys`` name each recording's outputs (default: its stem). ``refused`` recordings (source →
+    failed step, error) fail at once and are not prepared."""
+    recordings = [Recording(key, source) for key, source in zip(keys or [s.stem for s in sources], sources,
+                                                                  strict=True)]
     for recording in recordings:
         if recording.source in (refused or {}):
             recording.fail(*(refused or {})[recording.source])
@@ -135,12 +95,18 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
                      hypnogram_format: str = "auto", mapping: StageMapping | None = None,
                      options: StageOptions | None = None, settings: PrepareSettings | None = None,
                      work: Path | None = None, staging_head: Path | None = None,
-                     notify: Notify | None = None) -> list[Recording]:
+                     notify: Notify | None = None, pair: bool = True,
+                     accept_other_night: bool = False) -> list[Recording]:
     """Stage each recording (module docstring); returns them with their errors, if any.
+    ``paths`` are files, folders or glob patterns; ``hypnograms`` one per recording, else each is
+    paired with a scored hypnogram beside it (``pair``; :mod:`sleepfm.clinical.inputs`).
     ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
-    sources = check_recordings([Path(p) for p in paths], Path(out))
-    scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, mapping or StageMapping())
+    # Which files, under which names, with which scored hypnogram: sleepfm.clinical.inputs.
+    found, keys = recordings_and_names(paths, Path(out))
+    sources = found.recordings
+    scored = scored_hypnograms(hypnograms, found, fmt=hypnogram_format, mapping=mapping, pair=pair,
+                               accept_other_night=accept_other_night, given=paths, notify=notify)
     models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
     runner = StagingRunner(models.path("staging"), settings.device)
 
@@ -153,7 +119,7 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
             (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
 
     unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
-    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, unreadable)
+    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, keys, unreadable)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,

@@ -87,8 +87,17 @@ def _interpret_with_mne(header: EdfHeader) -> list[Calibration]:
     import mne
 
     read = mne.io.read_raw_bdf if header.bdf else mne.io.read_raw_edf
-    raw = read(header.path, preload=False, verbose="error")
-    extras = raw._raw_extras[0]
+    suffix = ".bdf" if header.bdf else ".edf"
+    if Path(header.path).suffix.lower() == suffix:
+        extras = read(header.path, preload=False, verbose="error")._raw_extras[0]
+    else:
+        # MNE goes by the extension; an old Sleep-EDF ``.rec`` is EDF under another name.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            link = Path(folder) / f"recording{suffix}"
+            link.symlink_to(Path(header.path).resolve())
+            extras = read(link, preload=False, verbose="error")._raw_extras[0]
     data = header.data_signals
     if len(extras["cal"]) != len(data):
         raise InputError(f"MNE sees {len(extras['cal'])} signals, the header lists {len(data)}", where=header.path)
@@ -314,7 +323,7 @@ class EdfRecording(Recording):
 class EdfReader(SignalReader):
     """EDF, EDF+C/D, BDF, BDF+C/D: pyedflib where it accepts the file, MNE where it does not."""
 
-    extensions: ClassVar[tuple[str, ...]] = (".edf", ".bdf")
+    extensions: ClassVar[tuple[str, ...]] = (".edf", ".bdf", ".rec")  # .rec: old Sleep-EDF name for EDF
 
     def open(self, path: Path) -> EdfRecording:
         path = Path(path)

@@ -161,16 +161,31 @@ def _start_time(date: str, time: str, path: Path) -> datetime | None:
         return None
 
 
-def is_annotation_file(path: Path) -> bool:
-    """Whether ``path`` is a readable EDF+/BDF+ file whose every signal is an annotation signal.
-
-    Any file that cannot be read as EDF says False: reading it properly gives the reason.
-    """
+def signal_labels(path: Path) -> list[str] | None:
+    """The signal labels of an EDF/BDF header (annotation signals included), read from the
+    labels alone; ``None`` when the file does not start like an EDF/BDF header."""
     try:
-        header = read_edf_header(path)
-    except InputError:
-        return False
-    return bool(header.signals) and not header.data_signals
+        with open(path, "rb") as handle:
+            fixed = handle.read(_FIXED)
+            if len(fixed) < _FIXED or (fixed[:8] != b"\xffBIOSEMI" and fixed[:8].strip() != b"0"):
+                return None
+            count = int(fixed[252:256])
+            labels = handle.read(16 * count) if 0 < count < 100_000 else b""
+    except (OSError, ValueError):
+        return None
+    if count <= 0 or len(labels) < 16 * count:
+        return None
+    return [labels[i * 16 : (i + 1) * 16].decode("latin-1").strip() for i in range(count)]
+
+
+def is_annotation_file(path: Path) -> bool:
+    """Whether ``path`` is an EDF+/BDF+ file whose every signal is an annotation signal (a hypnogram).
+
+    Decided from the signal labels alone, so that a hypnogram with an otherwise odd header is
+    still recognised; a file that does not start like EDF says False: reading it gives the reason.
+    """
+    labels = signal_labels(path)
+    return bool(labels) and all(label in ANNOTATION_LABELS for label in labels)
 
 
 def read_edf_header(path: Path) -> EdfHeader:

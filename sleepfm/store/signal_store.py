@@ -410,10 +410,8 @@ class SignalStoreWriter:
 
 
 def iter_stores(paths: list[Path]) -> Iterator[Path]:
-    """Expand files and folders into ``.h5``/``.hdf5`` files (folders recursively, sorted)."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in (".h5", ".hdf5") and p.is_file())
-        else:
-            yield path
+    """Expand files, folders and glob patterns into ``.h5``/``.hdf5`` files
+    (:func:`sleepfm.read.discover.find_stores`: folders recursively, sorted)."""
+    from sleepfm.read.discover import find_stores
+
+    yield from find_stores(paths)
