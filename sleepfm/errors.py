@@ -73,3 +73,11 @@ class InputError(SleepfmError):
 
 class CheckpointError(SleepfmError):
     """A checkpoint cannot be loaded (wrong format, mismatched keys, unsafe pickle)."""
+
+
+class SleepfmWarning(UserWarning):
+    """A problem that does not stop the work; the command line prints it as one ``warning:`` line."""
+
+
+class InputWarning(SleepfmWarning):
+    """Something about the inputs a user should know (an unpaired hypnogram, a file set aside)."""

@@ -90,6 +90,11 @@ def sleepfm_register_cohorts(register: Register) -> None:
 
 
 @hookspec
+def sleepfm_register_pairing_rules(register: Register) -> None:
+    """Register PairingRule classes: hypnogram naming conventions (:mod:`sleepfm.interfaces.pairing_rule`)."""
+
+
+@hookspec
 def sleepfm_register_quality_checks(register: Register) -> None:
     """Register QualityCheck classes (:mod:`sleepfm.interfaces.quality_check`)."""
 

@@ -6,11 +6,11 @@ logic there stays readable on its own.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from sleepfm.errors import RegistryError
+from sleepfm.lazy import import_target
 
 DISTRIBUTION = "sleepfm"
 
@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "heads": "head",
     "losses": "loss",
     "cohorts": "cohort",
+    "pairing_rules": "hypnogram pairing rule",
     "quality_checks": "quality check",
 }
 #: Not a component kind, but listed by ``sleepfm plugins`` next to them.
@@ -65,14 +66,7 @@ class ComponentEntry:
     def load(self) -> Any:
         """The component itself, importing it first when it was registered as ``"module:attr"``."""
         if self._loaded is None:
-            if isinstance(self.target, str):
-                module_name, _, attr = self.target.partition(":")
-                obj: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    obj = getattr(obj, part)
-                self._loaded = obj
-            else:
-                self._loaded = self.target
+            self._loaded = import_target(self.target) if isinstance(self.target, str) else self.target
         return self._loaded
 
     def as_dict(self) -> dict[str, str]:

@@ -166,6 +166,26 @@ def test_hook_sleepfm_register_cohorts(make_plugin, tmp_path) -> None:
     assert [s.id for s in studies] == ["a", "b"]
 
 
+def test_hook_sleepfm_register_pairing_rules(make_plugin, tmp_path) -> None:
+    body = '''
+    class ClinicScoring(NameTemplates):
+        """PSG_p01_1.edf <-> Scoring_PSG_p01_1.xml."""
+        label_reader = "nsrr-xml"
+        templates = ("Scoring_{stem}.xml",)
+        examples = (("PSG_p01_1.edf", "Scoring_PSG_p01_1.xml"),)
+    '''
+    _install(make_plugin, "sleepfm_register_pairing_rules", "clinic-scoring", "ClinicScoring", body,
+             "from sleepfm.plugin import NameTemplates")
+    from sleepfm import registry
+    from sleepfm.cohorts import load_cohort
+
+    registry.reset_registry()
+    (tmp_path / "PSG_p01_1.edf").write_bytes(b"")
+    (tmp_path / "Scoring_PSG_p01_1.xml").write_text("<PSGAnnotation/>")
+    (study,) = load_cohort("cohort-edf").discover(tmp_path)  # the built-in adapter uses the plugin's rule
+    assert study.hypnogram_path.name == "Scoring_PSG_p01_1.xml" and study.label_reader == "nsrr-xml"
+
+
 def test_hook_sleepfm_register_commands(make_plugin, capsys) -> None:
     make_plugin(
         "sleepfm-hello",

@@ -64,11 +64,16 @@ def test_resume_skips_complete_outputs_and_overwrite_redoes_them(tmp_path: Path,
     out = tmp_path / "out"
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out)]) == 0
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.h5")}
+    first = _manifest(out)
     capsys.readouterr()
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out)]) == 0
     assert "0 converted, 2 already done, 0 failed" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.h5")} == before
-    assert {row["status"] for row in _manifest(out).values()} == {"skipped"}
+    again = _manifest(out)
+    assert {row["status"] for row in again.values()} == {"skipped"}
+    # A rerun keeps what the run that made each store recorded: its time and the library that read it.
+    for name, row in again.items():
+        assert row["reader"] == first[name]["reader"] != "" and row["seconds"] == first[name]["seconds"] != "0"
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out), "--overwrite"]) == 0
     assert all(p.stat().st_mtime_ns != before[p.name] for p in out.glob("*.h5"))
     assert {row["status"] for row in _manifest(out).values()} == {"done"}

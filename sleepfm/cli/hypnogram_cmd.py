@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import UsageError
 
 _STAGE_HELP = "Stage for {what} epochs: W, N1, N2, N3, REM or UNS (left out of metrics)."
@@ -90,8 +91,6 @@ def hypnogram_command(
 
         write_events_csv(hypnogram, events)
     if stats is not None:
-        from sleepfm.config.base import atomic_write_text
-
         atomic_write_text(stats, json.dumps(statistics, indent=2) + "\n")
     if plot is not None and png is not None:
         from sleepfm.report.hypnogram_plot import write_png

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.config import load_config
 
 
 def preprocess_command(
@@ -40,7 +41,6 @@ def preprocess_command(
     """Convert PSG recordings to 128 Hz float16 HDF5 stores (published-compatible), one per study."""
     from sleepfm.cli.console import err, error_line, warning_line
     from sleepfm.cli.console import out as stdout
-    from sleepfm.config import load_config
     from sleepfm.preprocessing.batch import run_batch
 
     cli = {

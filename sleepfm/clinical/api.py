@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from sleepfm.cohorts import load_cohort
+from sleepfm.config.demographics import check_age, check_sex
+from sleepfm.config.run import resolve_run_config
 
 from .prepare import Notify, Recording
 
@@ -18,11 +23,6 @@ def run_cohort(plugin: str, data: str | Path, out: str | Path, checkpoints: str 
     >>> report = sleepfm.run_cohort("cohort-shhs", "shhs/", "run/", "checkpoints/")  # doctest: +SKIP
     >>> report["overall"]["pooled"]["kappa"]                                        # doctest: +SKIP
     """
-    import json
-
-    from sleepfm.cohorts import load_cohort
-    from sleepfm.config.run import resolve_run_config
-
     from .run import run_cohort as run
 
     cli = {"cohort": {"name": plugin}, "data": str(data), "out": str(out), "checkpoints": str(checkpoints)}
@@ -45,8 +45,6 @@ def stage(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path
 def risk(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path, out: str | Path, *, age: float,
          sex: str, **options: Any) -> list[Recording]:
     """Risk tables as ``sleepfm risk`` does; keyword options as :func:`sleepfm.clinical.risk.risk_recordings`."""
-    from sleepfm.config.demographics import check_age, check_sex
-
     from .risk import risk_recordings
 
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)

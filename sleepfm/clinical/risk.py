@@ -15,11 +15,13 @@ import pandas as pd
 
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.errors import SleepfmError
+from sleepfm.labels.tables import read_label_mapping
 
+from .inputs import recordings_and_names, report_set_aside
 from .models import CheckpointSet, RiskRunner
 from .prepare import Notify, PrepareSettings, Recording
-from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
-from .stage import check_recordings, each_recording
+from .risk_table import find_label_mapping, risk_table, write_risk
+from .stage import each_recording
 
 
 class RiskModel:
@@ -28,8 +30,10 @@ class RiskModel:
     def __init__(self, checkpoints: CheckpointSet, labels: Path | None, device: str) -> None:
         self.checkpoints = checkpoints
         self.labels_path = find_label_mapping(labels, checkpoints.root)
+        if checkpoints.has("base"):
+            checkpoints.check_sizes("diagnosis")
         self.runner = RiskRunner(checkpoints.path("diagnosis"), device)
-        self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs)
+        self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs, ordered=True)
 
     def table(self, recording: Recording, age: float, sex: str,
               encoding: DemographicsEncoding) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -65,7 +69,9 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
     ``diagnosis_head`` replaces ``<checkpoints>/model_diagnosis``."""
     encoding, settings = encoding or DemographicsEncoding(), settings or PrepareSettings()
     encoding.describe(age, sex)  # validates age and sex first
-    sources = check_recordings([Path(p) for p in paths], Path(out))
+    found, keys = recordings_and_names(paths, Path(out))
+    report_set_aside(found)
+    sources = found.recordings
     models = CheckpointSet(Path(checkpoints), {"diagnosis": diagnosis_head}).require("base", "diagnosis")
     model = RiskModel(models, labels, settings.device)
 
@@ -77,4 +83,4 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
         for line in warnings_for(recording.key, provenance.get("quality") or {"verdict": "usable"}):
             (notify or (lambda _: None))(f"warning: {line}")
 
-    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk)
+    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk, keys)

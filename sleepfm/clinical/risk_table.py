@@ -25,47 +25,31 @@ import pandas as pd
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 
-LABEL_COLUMNS = ("label_idx", "phecode", "phenotype")
 LABEL_FILE = "label_mapping.csv"
 
 
+def packaged_label_mapping() -> Path:
+    """sleepfm's copy of the released ``label_mapping.csv``: the 1,065 phecodes of the published
+    diagnosis head, in output order (facts from the SleepFM release, shipped as package data)."""
+    from importlib import resources
+
+    return Path(str(resources.files("sleepfm") / "data" / LABEL_FILE))
+
+
 def find_label_mapping(explicit: Path | None, checkpoints: Path | None) -> Path:
-    """``--labels`` if given, else ``label_mapping.csv`` in ``model_diagnosis/`` or the checkpoints folder."""
+    """``--labels`` if given; else the checkpoints' own ``label_mapping.csv`` (in ``model_diagnosis/``,
+    the checkpoints folder, or the release's ``configs/`` beside it); else sleepfm's packaged copy
+    of the released table (:func:`packaged_label_mapping`). Its row count is checked against the
+    head when it is read, so a head with other outputs is never named by the wrong table."""
     if explicit is not None:
         return Path(explicit)
     candidates = [] if checkpoints is None else [Path(checkpoints) / "model_diagnosis" / LABEL_FILE,
-                                                 Path(checkpoints) / LABEL_FILE]
+                                                 Path(checkpoints) / LABEL_FILE,
+                                                 Path(checkpoints).parent / "configs" / LABEL_FILE]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise InputError(
-        "no phecode names: the checkpoints folder has no label_mapping.csv",
-        where=checkpoints,
-        fix="pass --labels label_mapping.csv (label_idx,phecode,phenotype; the release's configs/label_mapping.csv)",
-    )
-
-
-def read_label_mapping(path: Path, n_outputs: int | None = None) -> pd.DataFrame:
-    """``label_idx,phecode,phenotype`` in label order; ``label_idx`` must run 0..K-1 and K match the head."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("label mapping not found", where=path, fix="check the path given to --labels")
-    try:
-        frame = pd.read_csv(path, dtype={"phecode": str, "phenotype": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"unreadable label mapping ({str(exc).splitlines()[0]})", where=path) from None
-    missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(f"label mapping lacks column(s) {', '.join(missing)}", where=path,
-                         fix="expected columns label_idx,phecode,phenotype")
-    index = pd.to_numeric(frame["label_idx"], errors="coerce")
-    if index.isna().any() or not np.array_equal(np.sort(index.to_numpy()), np.arange(len(frame))):
-        raise InputError("label_idx must number the rows 0, 1, 2, ... once each", where=path)
-    frame = frame.assign(label_idx=index.astype(int)).sort_values("label_idx").reset_index(drop=True)
-    if n_outputs is not None and len(frame) != n_outputs:
-        raise InputError(f"label mapping has {len(frame)} rows but the diagnosis head gives {n_outputs} outputs",
-                         where=path, fix="use the label_mapping.csv that belongs to this checkpoint")
-    return frame[list(LABEL_COLUMNS)]
+    return packaged_label_mapping()
 
 
 def risk_table(log_hazards: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:

@@ -18,8 +18,8 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     night (:mod:`sleepfm.report.sleep_stats`), and with a scored hypnogram its statistics and
     the agreement (accuracy, Cohen's kappa, macro-F1, per-stage F1, confusion matrix).
 
-Bad input is refused before any work (one line); a recording that fails later is reported
-and the others are still staged.
+Bad arguments are refused before any work (one line); a recording whose scored hypnogram
+cannot be read, or that fails later, is reported and the others are still staged.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sleepfm.errors import UsageError
+from sleepfm.errors import SleepfmError
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 
+from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner
 from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
 from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
@@ -49,49 +50,23 @@ class StageOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
-def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
-    """Inputs that exist, are files and have distinct stems (they name the outputs); ``out`` not a file."""
-    from sleepfm.errors import InputError
-
-    if not paths:
-        raise UsageError("no recordings given", fix="name one or more EDF/BDF files")
-    seen: dict[str, Path] = {}
-    for path in paths:
-        if not path.exists():
-            raise InputError("file not found", where=path)
-        if not path.is_file():
-            raise InputError("not a file", where=path, fix="give EDF/BDF files (use `sleepfm run` for a folder)")
-        if path.stem in seen:
-            raise UsageError(f"{seen[path.stem]} and {path} would write the same outputs ({path.stem}.*)",
-                             fix="stage them into different --out folders")
-        seen[path.stem] = path
-    if out.exists() and not out.is_dir():
-        raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
-    return list(paths)
-
-
-def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
-                mapping: StageMapping) -> dict[Path, Hypnogram]:
-    """The scored hypnograms, one per recording in order, read before any work is done."""
-    from sleepfm.labels import read_hypnogram
-
-    if not paths:
-        return {}
-    if len(paths) != len(recordings):
-        raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
-                         fix="give one --hypnogram per recording, in the same order")
-    return {recording: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
-        recordings, paths, strict=True)}
-
-
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
                    settings: PrepareSettings, notify: Notify | None, step: str,
-                   action: Callable[[Recording], None]) -> list[Recording]:
+                   action: Callable[[Recording], None], keys: Sequence[str] | None = None,
+                   refused: Mapping[Path, tuple[str, SleepfmError]] | None = None) -> list[Recording]:
     """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
-    one-line error of ``action`` fails that recording at ``step`` and the others go on."""
-    recordings = [Recording(source.stem, source) for source in sources]
+    one-line error of ``action`` fails that recording at ``step`` and the others go on.
+    ``keys`` name each recording's outputs (default: its stem). ``refused`` recordings (source →
+    failed step, error) fail at once and are not prepared."""
+    recordings = [Recording(key, source) for key, source in zip(keys or [s.stem for s in sources], sources,
+                                                                  strict=True)]
+    for recording in recordings:
+        if recording.source in (refused or {}):
+            recording.fail(*(refused or {})[recording.source])
+    if not any(recording.ok for recording in recordings):
+        return recordings  # nothing to do: no work folder, no output folder
     with WorkFolder(work, out) as folder:
-        prepare(recordings, folder, models.path("base"), settings, notify)
+        prepare([r for r in recordings if r.ok], folder, models.path("base"), settings, notify)
         for recording in recordings:
             if recording.ok:
                 try:
@@ -123,24 +98,35 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
                      hypnogram_format: str = "auto", mapping: StageMapping | None = None,
                      options: StageOptions | None = None, settings: PrepareSettings | None = None,
                      work: Path | None = None, staging_head: Path | None = None,
-                     notify: Notify | None = None) -> list[Recording]:
+                     notify: Notify | None = None, pair: bool = True,
+                     accept_other_night: bool = False) -> list[Recording]:
     """Stage each recording (module docstring); returns them with their errors, if any.
+    ``paths`` are files, folders or glob patterns; ``hypnograms`` one per recording, else each is
+    paired with a scored hypnogram beside it (``pair``; :mod:`sleepfm.clinical.inputs`).
     ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
-    sources = check_recordings([Path(p) for p in paths], Path(out))
-    scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, mapping or StageMapping())
+    # Which files, under which names, with which scored hypnogram: sleepfm.clinical.inputs.
+    found, keys = recordings_and_names(paths, Path(out))
+    sources = found.recordings
+    scored = scored_hypnograms(hypnograms, found, fmt=hypnogram_format, mapping=mapping, pair=pair,
+                               accept_other_night=accept_other_night, given=paths, notify=notify)
     models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
     runner = StagingRunner(models.path("staging"), settings.device)
 
     def stage(recording: Recording) -> None:
         from sleepfm.quality.clinical import warnings_for
 
-        _, outputs = stage_one(recording, runner, scored.get(recording.source), options, models)
+        hypnogram = scored.get(recording.source)
+        assert not isinstance(hypnogram, SleepfmError)
+        _, outputs = stage_one(recording, runner, hypnogram, options, models)
         outputs.write(Path(out), recording.key)
+        for note in outputs.notes:
+            (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
         for line in warnings_for(recording.key, outputs.stats["quality"]):
             (notify or (lambda _: None))(f"warning: {line}")
 
-    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage)
+    unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
+    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, keys, unreadable)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,

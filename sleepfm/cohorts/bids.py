@@ -28,9 +28,9 @@ from typing import Any
 import pandas as pd
 
 from sleepfm.cohorts.files import check_unique, require_folder
-from sleepfm.cohorts.tables import SEX_WORDS, STUDY_ID, demographics_frame, map_sex, numbers
 from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.labels.tables import SEX_WORDS, STUDY_ID, demographics_frame, map_sex, numbers
 
 _RECORDING = re.compile(r"^(sub-[A-Za-z0-9]+)(_ses-[A-Za-z0-9]+)?(_[A-Za-z0-9]+-[A-Za-z0-9]+)*_eeg\.(edf|bdf)$")
 

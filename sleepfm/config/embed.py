@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.names import ChannelMapperName
 from sleepfm.config.quality import QualityConfig
 
 
@@ -18,7 +19,7 @@ class EmbedConfig(WorkflowConfig):
     inputs: list[Path] = Field(default_factory=list, description="HDF5 signal files or folders.")
     checkpoint: Path | None = Field(None, description="Base model checkpoint folder (published or sleepfm).")
     out: Path | None = None
-    channel_mapper: str = Field(
+    channel_mapper: ChannelMapperName = Field(
         "rules", description="Mapper for files that store no modalities (the published converter's); "
         "files written by sleepfm use the modality stored with each channel.")
     channel_map: Path | None = Field(

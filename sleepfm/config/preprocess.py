@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.names import ChannelMapperName, ReaderName
 from sleepfm.config.quality import QualityConfig
 
 
@@ -18,8 +19,8 @@ class PreprocessConfig(WorkflowConfig):
     workflow: Literal["preprocess"] = "preprocess"
     inputs: list[Path] = Field(default_factory=list, description="Files or folders (searched recursively).")
     out: Path | None = Field(None, description="Output folder for <stem>.h5 files and the manifest.")
-    reader: str = Field("auto", description="Signal reader name, or 'auto' to pick by file.")
-    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    reader: ReaderName = Field("auto", description="Signal reader name, or 'auto' to pick by file.")
+    channel_mapper: ChannelMapperName = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="A JSON table of the published shape; implies mapper 'table'.")
     target_rate: float = Field(128.0, gt=0, description="Sampling rate of the stored signals in Hz.")
     compression: Literal["gzip", "lzf", "zstd", "none"] = Field(

@@ -7,12 +7,14 @@ Resolved in this order, later wins: the defaults below, the cohort adapter's
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
+from sleepfm import registry
 from sleepfm.config.base import (
     ComponentSpec,
     ConfigModel,
@@ -23,7 +25,8 @@ from sleepfm.config.base import (
     validate,
 )
 from sleepfm.config.demographics import DemographicsEncoding
-from sleepfm.errors import ConfigError
+from sleepfm.config.names import ChannelMapperName, ReaderName
+from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
 
@@ -35,15 +38,23 @@ class CohortSpec(ComponentSpec):
     name: str = Field("cohort-edf", description="Registered cohort adapter (`sleepfm plugins --kind cohorts`).")
 
     def component(self) -> Any:
-        # An unknown cohort is named with the installed ones and how to install more.
-        from sleepfm.cohorts import cohort_class
-
-        return cohort_class(self.name)
+        """The adapter class; an unknown name fails with one line naming the installed ones and
+        how to install more."""
+        try:
+            return registry.get(self.kind, self.name)
+        except UnknownComponentError:
+            names = registry.names(self.kind)
+            close = difflib.get_close_matches(self.name, names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"unknown cohort {self.name!r}; available cohorts: {', '.join(names) or 'none'}",
+                fix=f"{hint}install its package (e.g. pip install sleepfm-cohort-shhs) or pick one of those",
+            ) from None
 
 
 class RunPreprocess(ConfigModel):
-    reader: str = Field("auto", description="Signal reader name, or auto.")
-    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    reader: ReaderName = Field("auto", description="Signal reader name, or auto.")
+    channel_mapper: ChannelMapperName = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
     workers: PositiveInt = Field(1, description="Studies preprocessed at once.")
 
@@ -62,6 +73,9 @@ class RunStaging(ConfigModel):
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+    accept_other_night: bool = Field(
+        False, description="Use a scored hypnogram dated on another day than its recording (noted in the report) "
+        "instead of leaving it out.")
     formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
                                "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
 
@@ -77,7 +91,8 @@ class RunStaging(ConfigModel):
 class RunRisk(ConfigModel):
     enabled: Literal["auto", "on", "off"] = Field(
         "auto", description="auto: for studies with age and sex, when model_diagnosis and phecode names exist.")
-    labels: Path | None = Field(None, description="label_mapping.csv (default: looked for in the checkpoints).")
+    labels: Path | None = Field(
+        None, description="label_mapping.csv (default: the checkpoints' own, else sleepfm's phecode table).")
     encoding: DemographicsEncoding = DemographicsEncoding()
 
     @field_validator("enabled", mode="before")

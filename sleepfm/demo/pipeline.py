@@ -19,6 +19,9 @@ Layout of ``out``::
     runs/          pretrain/, staging/, diagnosis/ training runs (checkpoints, metrics)
     embeddings/    per-study embedding files
     evaluation/    staging/ and diagnosis/ metrics, tables and plots
+    checkpoints/   the three trained networks laid out like the release's checkpoints/ folder
+                   (model_base/, model_sleep_staging/, model_diagnosis/ with its label_mapping.csv),
+                   so that ``sleepfm stage|risk|run --checkpoints <out>/checkpoints`` run at once
     report.json    the figures below, the timings, the settings
 """
 
@@ -37,13 +40,17 @@ from typing import Any
 
 from rich.console import Console
 
+import sleepfm
+from sleepfm import __version__
+from sleepfm.config import load_config
 from sleepfm.demo.sizes import SIZES, DemoSize
 from sleepfm.errors import InputError, UsageError
+from sleepfm.train.splits import ParticipantMap, generate_split, write_split_file
 
 log = logging.getLogger(__name__)
 
 #: What a demo writes in ``out``; a folder holding only these may be reused (they are replaced).
-OUTPUTS = ("cohort", "signals", "split.json", "runs", "embeddings", "evaluation", "report.json")
+OUTPUTS = ("cohort", "signals", "split.json", "runs", "embeddings", "evaluation", "checkpoints", "report.json")
 SPLITS = ("train", "validation", "test")
 
 
@@ -118,18 +125,21 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
     with timer.step("evaluate_diagnosis", "evaluating disease risk on the held-out participants"):
         diagnosis = evaluate(out, "diagnosis", settings)
 
+    with timer.step("checkpoints", "laying the trained networks out like the release's checkpoints/ folder"):
+        checkpoints = collect_checkpoints(out, cohort)
+
     timings = {**timer.seconds, "total": round(time.perf_counter() - started, 2)}
     report = build_report(out, size, seed, settings, cohort, split, staging, diagnosis, timings)
     from sleepfm.evaluate.outputs import write_json
 
     write_json(out / "report.json", report)
     print_summary(console, report)
+    console.print(f"Checkpoints laid out like the release's: {checkpoints} (use them with --checkpoints to try "
+                  "stage, risk and run; trained on synthetic nights)", highlight=False)
     return report
 
 
 def preprocess(psg: Path, signals: Path, workers: int) -> None:
-    import sleepfm
-
     failures = sleepfm.preprocess([psg], signals, workers=workers).failures
     if failures:
         raise InputError(f"{len(failures)} synthetic nights failed to preprocess ({failures[0].error})", where=psg)
@@ -137,8 +147,6 @@ def preprocess(psg: Path, signals: Path, workers: int) -> None:
 
 def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[str, list[str]]:
     """Participants, not nights, are assigned: the split file lists signal stores per split."""
-    from sleepfm.train.splits import ParticipantMap, generate_split, write_split_file
-
     ids = generate_split(cohort.studies, ParticipantMap(cohort.participants_csv),
                          fractions={"validation": settings.validation_fraction, "test": settings.test_fraction},
                          rest="train", seed=seed)
@@ -149,7 +157,6 @@ def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[s
 
 
 def train(workflow: str, run: Path, overrides: list[str]) -> Path:
-    from sleepfm.config import load_config
     from sleepfm.train.run import run_training
 
     config = load_config(None, workflow=workflow, cli={"out": run}, overrides=overrides)
@@ -158,14 +165,11 @@ def train(workflow: str, run: Path, overrides: list[str]) -> Path:
 
 
 def embed(out: Path, pretrain_run: Path) -> None:
-    import sleepfm
-
     model = pretrain_run / "best" if (pretrain_run / "best").is_dir() else pretrain_run / "final"
     sleepfm.embed([out / "signals"], checkpoint=model, out=out / "embeddings")
 
 
 def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
-    from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config
 
     overrides = [f"task={task}", f"checkpoint={out / 'runs' / task}", f"out={out / 'evaluation' / task}",
@@ -175,11 +179,26 @@ def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
     return evaluate_from_config(load_config(None, workflow="evaluate", overrides=overrides))  # type: ignore[arg-type]
 
 
+def collect_checkpoints(out: Path, cohort: Any) -> Path:
+    """``out/checkpoints/``: each run's best model in the release's layout, the diagnosis head with a
+    ``label_mapping.csv`` naming its outputs (the outcome columns, in the order it was trained on)."""
+    import pandas as pd
+
+    folder = out / "checkpoints"
+    for role, run in (("model_base", "pretrain"), ("model_sleep_staging", "staging"), ("model_diagnosis", "diagnosis")):
+        source = out / "runs" / run / "best"
+        shutil.copytree(source if source.is_dir() else source.parent / "final", folder / role)
+    outcomes = pd.read_csv(cohort.is_event, nrows=0).columns[1:]
+    names = pd.read_csv(cohort.label_mapping, dtype={"phecode": str}).set_index("phecode")["phenotype"]
+    pd.DataFrame({"label_idx": range(len(outcomes)), "phecode": outcomes, "phenotype": names.loc[outcomes].values}
+                 ).to_csv(folder / "model_diagnosis" / "label_mapping.csv", index=False)
+    return folder
+
+
 def build_report(out: Path, size: str, seed: int, settings: DemoSize, cohort: Any, split: dict[str, list[str]],
                  staging: Any, diagnosis: Any, timings: dict[str, float]) -> dict[str, Any]:
     import torch
 
-    from sleepfm import __version__
 
     tokens, epochs = staging.evaluation.tokens, staging.evaluation.epochs
     summary = diagnosis.evaluation.summary()
@@ -221,9 +240,11 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
     import pandas as pd
 
     from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+    from sleepfm.labels.tables import read_demographics
 
     labels = SurvivalLabels.read(cohort.is_event, cohort.time_to_event)
-    age = pd.read_csv(cohort.demographics, dtype={"Study ID": str}).set_index("Study ID")["age"]
+    covariates, names = read_demographics(cohort.demographics)
+    age = {study: values[names.index("age")] for study, values in covariates.items()}
     trait = {n["study"]: n["risk"] for n in json.loads(cohort.manifest.read_text())["nights"]}
     scores = {"age_only": [age[s] for s in studies], "planted_trait": [trait[s] for s in studies]}
     return {

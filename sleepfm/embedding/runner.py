@@ -4,7 +4,8 @@ Studies stream through in input order: each is opened once, its channels are rea
 blocks of whole 5-minute chunks (aligned with the files' HDF5 chunks, so every compressed
 chunk is inflated once), and its 5-minute segments join a queue of segments from this and
 following studies. Each batch runs every channel of every modality of its segments through
-:class:`~sleepfm.embedding.fast.FastEmbedder` together, split across CPU worker threads, and
+:class:`~sleepfm.embedding.fast.FastEmbedder` (the built-in model) or
+:class:`~sleepfm.embedding.generic.ModelEmbedder` (any other) together, split across CPU worker threads, and
 each study is handed back as soon as its last segment is done. An item's embedding never
 depends on its batch: no channel slot is padded and the lone-channel shortcut is decided per
 item.
@@ -31,9 +32,13 @@ from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.interfaces.model import Model
+from sleepfm.map import make_mapper
+from sleepfm.registry_records import KINDS
 from sleepfm.store.signal_store import SignalStore
 
 from .fast import DTYPES, FastEmbedder
+from .generic import ModelEmbedder
 from .masking import ChunkMasks, quality_masks
 from .precision import Precision
 from .set_transformer import SetTransformer
@@ -123,18 +128,19 @@ class Embedder:
         notify: Notify | None = None,
         quality: QualityConfig | None = None,
     ) -> None:
-        if checkpoint.kind != "models" or not isinstance(checkpoint.module, SetTransformer):
-            raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
-                             "base model (set-transformer)", where=checkpoint.path, fix="pass the model_base folder")
+        if checkpoint.kind != "models" or not isinstance(checkpoint.module, Model):
+            raise UsageError(f"the checkpoint holds {KINDS[checkpoint.kind]} {checkpoint.name!r}; embedding needs a "
+                             "base model", where=checkpoint.path, fix="pass the model_base folder")
         self.checkpoint = checkpoint
-        self.model: SetTransformer = checkpoint.module
+        self.model: Model = checkpoint.module
         self.rate = float(checkpoint.signal.get("sampling_rate", 128.0))
         self.chunk = round(self.rate * float(checkpoint.signal.get("chunk_seconds", 300.0)))
         self.patch = self.model.patch_size
         self.steps = self.chunk // self.patch
-        if self.chunk % self.patch or self.steps > self.model.config.max_seq_length:
+        most = self.model.max_patches
+        if self.chunk % self.patch or (most is not None and self.steps > most):
             raise UsageError(f"a chunk of {self.chunk} samples does not fit the model ({self.patch}-sample patches, "
-                             f"at most {self.model.config.max_seq_length})", where=checkpoint.path)
+                             f"at most {most})", where=checkpoint.path)
         self.batch_size = batch_size
         self.partial_chunk = partial_chunk
         self.device = resolve_device(device)
@@ -142,22 +148,17 @@ class Embedder:
         # sleepfm.embedding.precision.choose_precision (bf16 only where it is faster).
         self.precision = precision
         self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
-        self.fast = FastEmbedder(self.model.to(self.device), DTYPES[precision])
+        # The built-in model has a fused fast path; any other base model runs through its interface.
+        self.fast = FastEmbedder(self.model.to(self.device), DTYPES[precision]) if type(self.model) is SetTransformer \
+            else ModelEmbedder(self.model.to(self.device))
         self.notify = notify or (lambda message: log.warning("%s", message))
         self.quality = quality or QualityConfig()
-        self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
+        self._table = make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
         self._fallback: ChannelMapper | None = None
         self._said_rate = False
 
     # ------------------------------------------------------------------ planning
-    @staticmethod
-    def _make_mapper(name: str, path: Path | None = None) -> ChannelMapper:
-        from sleepfm import registry
-
-        cls = registry.get("channel_mappers", name)
-        return cls(path=path) if path is not None else cls()
-
     def open(self, path: Path) -> SignalStore:
         """The store with modalities: from ``--channel-map``, else stored ones, else the default mapper."""
         store = SignalStore(path, mapper=self._table)
@@ -165,7 +166,7 @@ class Embedder:
             store.close()
             if self._fallback is None:
                 try:
-                    self._fallback = self._make_mapper(self._mapper_name)
+                    self._fallback = make_mapper(self._mapper_name)
                 except UnknownComponentError:
                     raise UsageError(
                         f"this file stores no modalities (a published converter's file) and the channel mapper "
@@ -235,7 +236,10 @@ class Embedder:
                     masks=masks,
                 )
                 studies.append(study)
-                yield from self._read(store, study)
+                try:
+                    yield from self._read(store, study)
+                except SleepfmError as exc:  # a damaged chunk: this study fails, the others go on
+                    study.failure = StudyFailure(Path(path), exc)
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan

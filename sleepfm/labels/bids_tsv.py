@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from sleepfm import __version__
 from sleepfm.errors import InputError
 from sleepfm.interfaces.hypnogram_writer import HypnogramExport, HypnogramWriter
 from sleepfm.interfaces.label_reader import LabelReader
@@ -68,6 +69,8 @@ class BidsTsvReader(LabelReader):
             frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise InputError(f"unreadable TSV ({' '.join(str(exc).split())})", where=path) from None
+        except UnicodeDecodeError:
+            raise InputError("not a UTF-8 text file", where=path, fix="BIDS events files are UTF-8 TSV") from None
         column = next((c for c in STAGE_COLUMNS if c in frame.columns), None)
         if "onset" not in frame.columns or column is None:
             raise InputError("TSV lacks an onset column or a stage column", where=path,
@@ -88,8 +91,6 @@ def sidecar_name(name: str) -> str:
 
 
 def _sidecar(export: HypnogramExport) -> dict[str, Any]:
-    from sleepfm import __version__
-
     hypnogram = export.hypnogram
     start = hypnogram.start_time.isoformat() if hypnogram.start_time is not None else None
     return {

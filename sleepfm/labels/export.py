@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from sleepfm import registry
+from sleepfm.config.base import atomic_write_bytes
 from sleepfm.errors import UsageError
 from sleepfm.interfaces.hypnogram_writer import HypnogramExport, HypnogramWriter
 
@@ -19,15 +21,11 @@ AUTO = "auto"
 
 def writer(name: str) -> HypnogramWriter:
     """The registered hypnogram writer ``name`` (one-line error listing the others when unknown)."""
-    from sleepfm import registry
-
-    return registry.get("hypnogram_writers", name)()
+    return registry.create("hypnogram_writers", name)
 
 
 def writer_name_for(path: str | Path) -> str:
     """The writer whose extensions match the end of ``path``'s name (longest match wins)."""
-    from sleepfm import registry
-
     name = Path(path).name.lower()
     matches = [(len(ext), entry.name) for entry in registry.get_registry().entries("hypnogram_writers")
                for ext in getattr(entry.load(), "extensions", ()) if name.endswith(ext.lower())]
@@ -72,8 +70,6 @@ def render_formats(export: HypnogramExport, stem: str, formats: Iterable[str]) -
 
 def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     """Write rendered files into ``folder``, each atomically; returns their paths in order."""
-    from sleepfm.config.base import atomic_write_bytes
-
     return [atomic_write_bytes(Path(folder) / name, content) for name, content in files.items()]
 
 

@@ -27,11 +27,13 @@ from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
+from sleepfm.map import make_mapper
 from sleepfm.quality.assess import ChannelResult, CheckSet, assess_channel, channel_signal, collect
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
 from sleepfm.store.signal_store import CHUNK_SECONDS, SignalStoreWriter, StoredChannel
+from sleepfm.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,8 @@ class ConvertOptions:
     quality: QualityConfig | None = None
 
     def mapper(self) -> ChannelMapper:
-        from sleepfm import registry
-
-        if self.channel_map is not None:
-            from sleepfm.map.table import TableMapper
-
-            return TableMapper(self.channel_map)
-        return registry.get("channel_mappers", self.channel_mapper)()
+        return make_mapper("table", self.channel_map) if self.channel_map is not None \
+            else make_mapper(self.channel_mapper)
 
     @property
     def mapper_description(self) -> str:
@@ -89,7 +86,7 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
     started = time.perf_counter()
     result = StudyResult(str(source), str(output), "failed")
     try:
-        with read_recording(source, options.reader) as recording:
+        with warnings_to_log(), read_recording(source, options.reader) as recording:
             result.backend = recording.backend
             convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"

@@ -30,11 +30,11 @@ class CheckSet:
 
     @classmethod
     def from_config(cls, config: QualityConfig | None = None) -> CheckSet:
+        from sleepfm import registry
+
         config = config or QualityConfig()
-        built = []
-        for spec in config.checks:
-            component = spec.component()
-            built.append(component(component.Config.model_validate(spec.params)))
+        built = [registry.create("quality_checks", spec.name, spec.params, key=f"quality.checks[{index}]")
+                 for index, spec in enumerate(config.checks)]
         return cls(tuple(spec.name for spec in config.checks), tuple(built), config.model_dump(mode="json"),
                    config.unmapped)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleepfm.config.base import atomic_write_bytes
 from sleepfm.errors import InputError
 from sleepfm.labels.hypnogram import Hypnogram, Stage
 
@@ -126,6 +127,4 @@ def plot_hypnogram(hypnogram: Hypnogram, path: str | Path, *, probabilities: np.
 
 def write_png(data: bytes, path: str | Path) -> Path:
     """Write PNG bytes to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    from sleepfm.config.base import atomic_write_bytes
-
     return atomic_write_bytes(Path(path), data)

@@ -33,6 +33,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from sleepfm import __version__
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
 
@@ -56,8 +57,6 @@ def write_embeddings(
     ``tokens[m]`` is (n_chunks * 60, E), ``pooled[m]`` is (n_chunks, E); modalities absent
     from ``tokens`` are recorded in ``modalities_missing``.
     """
-    from sleepfm import __version__
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

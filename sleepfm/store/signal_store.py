@@ -46,7 +46,15 @@ import numpy as np
 from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
-from sleepfm.store.chunk_reader import ChunkLayout, chunk_layout, read_into
+from sleepfm.store.checks import (
+    REDO,
+    check_channel,
+    json_list_attribute,
+    modality_attribute,
+    number_attribute,
+    text_attribute,
+)
+from sleepfm.store.chunk_reader import ChunkLayout, InflateError, chunk_layout, read_into
 from sleepfm.store.compression import Compression, EncodedChannel, encode
 
 if TYPE_CHECKING:
@@ -91,12 +99,6 @@ def _number(attrs: Any, key: str) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 class SignalStore:
     """Read access to a signal store (ours or the published converter's).
 
@@ -114,23 +116,37 @@ class SignalStore:
         except OSError as exc:
             raise InputError(f"not a readable HDF5 file ({exc})", where=self.path,
                              fix="re-run `sleepfm preprocess` for this study") from None
+        try:
+            self._read_layout(mapper)
+        except BaseException as exc:
+            self._file.close()
+            if isinstance(exc, OSError | KeyError | RuntimeError):  # h5py on a damaged file
+                raise InputError(f"malformed signal store ({type(exc).__name__}: {exc})", where=self.path,
+                                 fix=REDO) from None
+            raise
+
+    def _read_layout(self, mapper: ChannelMapper | None) -> None:
+        """Read and check every attribute and the channels' declared shapes (one line per problem)."""
         attrs = self._file.attrs
-        self.published = _text(attrs.get("format")) != FORMAT
+        self.published = text_attribute(attrs.get("format")) != FORMAT
         self._layouts: dict[str, ChunkLayout | None] = {}
         #: True when the file stores no rate and :data:`PUBLISHED_RATE` is assumed.
         self.rate_assumed = "sampling_rate" not in attrs
         if "sampling_rate" in attrs:
-            self.rate = float(attrs["sampling_rate"])
+            self.rate = number_attribute(attrs["sampling_rate"], "attribute 'sampling_rate'", self.path,
+                                         positive=True)
         else:
             self.rate = PUBLISHED_RATE
             log.info("%s stores no sampling rate (published converter); assuming %g Hz", self.path, PUBLISHED_RATE)
-        self.source_file = _text(attrs.get("source_file"))
-        self.start_time = _text(attrs.get("start_time"))
+        self.source_file = text_attribute(attrs.get("source_file"))
+        self.start_time = text_attribute(attrs.get("start_time"))
         names = [name for name, obj in self._file.items() if isinstance(obj, h5py.Dataset) and obj.ndim == 1]
+        for name in names:
+            check_channel(self._file[name], self.rate, self.path)
         if names:
             _load_filters(self._file[names[0]])
-        self.dropped = json.loads(_text(attrs.get("dropped_channels")) or "[]")
-        self.notes = json.loads(_text(attrs.get("notes")) or "[]")
+        self.dropped = json_list_attribute(attrs, "dropped_channels", self.path)
+        self.notes = json_list_attribute(attrs, "notes", self.path)
         self.channels = self._describe(names, mapper)
         self.n_samples = min((c.n_samples for c in self.channels), default=0)
 
@@ -145,18 +161,18 @@ class SignalStore:
             if name in decisions:
                 modality, rule = decisions[name].modality, decisions[name].rule
             elif "modality" in attrs:
-                text = _text(attrs["modality"])
-                modality = Modality(text) if text else None
-                rule = _text(attrs.get("rule"))
+                modality = modality_attribute(attrs["modality"], name, self.path)
+                rule = text_attribute(attrs.get("rule"))
             else:
                 modality, rule = None, "no-mapper"
             channels.append(
                 StoredChannel(
                     name=name,
-                    label=_text(attrs.get("label")) or name,
+                    label=text_attribute(attrs.get("label")) or name,
                     modality=modality,
-                    unit=_text(attrs.get("unit")),
-                    original_rate=float(attrs["original_rate"]) if "original_rate" in attrs else None,
+                    unit=text_attribute(attrs.get("unit")),
+                    original_rate=number_attribute(attrs["original_rate"], f"attribute 'original_rate' of {name!r}",
+                                                   self.path) if "original_rate" in attrs else None,
                     rule=rule,
                     n_samples=int(self._file[name].shape[0]),
                     **{key: _number(attrs, key) for key in PHYSICAL_ATTRS},
@@ -194,8 +210,12 @@ class SignalStore:
             if name not in self._layouts:
                 self._layouts[name] = chunk_layout(dataset)
             layout = self._layouts[name]
-            if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
-                out[i] = dataset[start:stop]
+            try:
+                if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
+                    out[i] = dataset[start:stop]
+            except (OSError, RuntimeError, ValueError, InflateError) as exc:  # a damaged chunk
+                raise InputError(f"channel {name!r}: samples {start}-{stop} cannot be read ({exc})",
+                                 where=self.path, fix=REDO) from None
         return out
 
     def quality_flags(self) -> QualityFlags | None:
@@ -427,10 +447,8 @@ class SignalStoreWriter:
 
 
 def iter_stores(paths: list[Path]) -> Iterator[Path]:
-    """Expand files and folders into ``.h5``/``.hdf5`` files (folders recursively, sorted)."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in (".h5", ".hdf5") and p.is_file())
-        else:
-            yield path
+    """Expand files, folders and glob patterns into ``.h5``/``.hdf5`` files
+    (:func:`sleepfm.read.discover.find_stores`: folders recursively, sorted)."""
+    from sleepfm.read.discover import find_stores
+
+    yield from find_stores(paths)
