@@ -254,7 +254,7 @@ def test_every_hook_is_documented_and_tested() -> None:
         if f"test_hook_{name}" not in tests:
             problems.append(f"no test named test_hook_{name}")
     assert not problems, problems
-    assert len(_hook_names()) == 12
+    assert len(_hook_names()) == 13
 
 
 def test_stage_file_fixture_is_what_the_label_hook_test_reads() -> None:

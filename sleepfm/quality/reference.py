@@ -28,6 +28,7 @@ import numpy as np
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.labels.hypnogram import Hypnogram
 
 REFERENCE_NAME = "reference_statistics.json"
 FORMAT = "sleepfm-reference"
@@ -172,19 +173,20 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
     becomes part of "what the model knows". Written to ``out`` (a file, or a folder to hold
     ``reference_statistics.json``; default ``model_base/``). Returns the reference, its path and
     the recordings with their errors, if any."""
+    from sleepfm.clinical.inputs import recordings_and_names, scored_hypnograms
     from sleepfm.clinical.models import CheckpointSet, StagingRunner
     from sleepfm.clinical.night import align_scored, stage_night
     from sleepfm.clinical.prepare import PrepareSettings, recording_info
-    from sleepfm.clinical.stage import check_recordings, each_recording, read_scored
-    from sleepfm.labels.hypnogram import StageMapping
+    from sleepfm.clinical.stage import each_recording
     from sleepfm.report.sleep_stats import agreement
 
     settings = settings or PrepareSettings()
     target = Path(out) if out is not None else Path(checkpoints) / "model_base"
     if target.is_dir() or not target.suffix:
         target = target / REFERENCE_NAME
-    sources = check_recordings([Path(p) for p in recordings], target.parent)
-    scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, StageMapping())
+    found, keys = recordings_and_names([Path(p) for p in recordings], target.parent)
+    scored = scored_hypnograms([Path(h) for h in hypnograms], found, fmt=hypnogram_format,
+                               given=[Path(p) for p in recordings], notify=notify)
     models = CheckpointSet(Path(checkpoints)).require("base")
     runner = StagingRunner(models.path("staging"), settings.device) if scored and models.has("staging") else None
     measured: dict[Path, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
@@ -192,7 +194,7 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
     def measure(recording: Any) -> None:
         entry: dict[str, Any] = {"file": str(recording.source)}
         hypnogram = scored.get(recording.source)
-        if hypnogram is not None and runner is not None:
+        if isinstance(hypnogram, Hypnogram) and runner is not None:
             info = recording_info(recording)
             night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                                 start_time=info.start_time)
@@ -202,7 +204,9 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
         # Read now: without --work the embeddings are deleted with the temporary work folder.
         measured[recording.source] = (entry, night_tokens(recording.embeddings))
 
-    done = each_recording(sources, work, target.parent, models, settings, notify, "calibrate", measure)
+    refused = {source: ("hypnogram", error) for source, error in scored.items() if not isinstance(error, Hypnogram)}
+    done = each_recording(found.recordings, work, target.parent, models, settings, notify, "calibrate", measure,
+                          keys, refused)
     ready = [measured[r.source] for r in done if r.ok and r.source in measured]
     if not ready:
         raise InputError("no recording could be embedded, so there is nothing to calibrate on",
