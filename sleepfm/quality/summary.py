@@ -78,7 +78,7 @@ def judge(flags: QualityFlags, channels: list[StoredChannel], config: QualityCon
                                 "details": flags.details.get(name, {})}
         if info.modality is not None and flagged > config.verdict.channel_degraded:
             worst = max((c for c in fractions if c in config.mask_checks), key=fractions.get, default=None)
-            what = f"{worst.replace('_', ' ')} in {_percent(fractions[worst])} of the night" if worst else ""
+            what = f"{worst.replace('_', ' ')} ({_percent(fractions[worst])})" if worst else ""
             reasons.append(f"{info.label} ({info.modality.value}): bad in {_percent(flagged)} of the epochs"
                            + (f", mostly {what}" if what else ""))
         if "zscore_dominated" in fractions and info.modality is not None:
