@@ -95,5 +95,10 @@ def sleepfm_register_pairing_rules(register: Register) -> None:
 
 
 @hookspec
+def sleepfm_register_quality_checks(register: Register) -> None:
+    """Register QualityCheck classes (:mod:`sleepfm.interfaces.quality_check`)."""
+
+
+@hookspec
 def sleepfm_register_commands(app: typer.Typer) -> None:
     """Add sub-commands to the ``sleepfm`` command line (a :class:`typer.Typer`)."""

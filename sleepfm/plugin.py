@@ -18,7 +18,7 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
   :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`, :class:`Study`,
   :class:`PairingRule` (and :class:`NameTemplates`, a rule from file-name templates),
   :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`, :class:`Model`, :class:`Head`,
-  :class:`Loss`;
+  :class:`Loss`, :class:`QualityCheck` (with the :class:`ChannelSignal` a check is handed);
 * data types: :class:`Modality`, :data:`MODALITIES`, :class:`Hypnogram`, :class:`Stage`,
   :class:`StageMapping`, :data:`EVENT_COLUMNS`, :func:`empty_events`;
 * configuration: :class:`ConfigModel` (the base of every config), :class:`ComponentSpec`;
@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "Model": "sleepfm.interfaces.model:Model",
     "Head": "sleepfm.interfaces.head:Head",
     "Loss": "sleepfm.interfaces.loss:Loss",
+    "QualityCheck": "sleepfm.interfaces.quality_check:QualityCheck",
+    "ChannelSignal": "sleepfm.interfaces.quality_check:ChannelSignal",
     # data types
     "Modality": "sleepfm.interfaces.modality:Modality",
     "MODALITIES": "sleepfm.interfaces.modality:MODALITIES",

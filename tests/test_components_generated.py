@@ -255,6 +255,26 @@ def pairing_rule_contract(kind: str, name: str, tmp_path: Path) -> None:
     assert all(claims) or not any(claims), "a rule claims all its hypnogram names or none"
 
 
+# ---------------------------------------------------------------------------- quality checks
+def quality_check_contract(kind: str, name: str, tmp_path: Path) -> None:
+    """A quality check builds from its documented defaults, says what its flag means, and on its own
+    clean example channel returns one bool per 5-s patch — none set — the same twice over."""
+    import numpy as np
+
+    from sleepfm.plugin import ChannelSignal, QualityCheck
+
+    check = registry.create(kind, name)
+    assert isinstance(check, QualityCheck) and (check.meaning or registry.entry(kind, name).description)
+    channel = check.example_channel()
+    assert isinstance(channel, ChannelSignal) and channel.n_patches > 0
+    if not check.applies(channel):
+        return
+    flags = np.asarray(check.patches(channel))
+    assert flags.shape == (channel.n_patches,) and flags.dtype == bool
+    assert not flags.any(), "a clean channel raises no flag"
+    assert np.array_equal(flags, np.asarray(check.patches(channel))), "deterministic"
+
+
 # ---------------------------------------------------------------------------- any kind
 def _described(kind: str, name: str) -> Any:
     entry = registry.entry(kind, name)
@@ -289,8 +309,7 @@ CONTRACTS: dict[str, Contract] = {
     "losses": Contract(torch_contract(_loss_contract, batch_independent=False)),
     "cohorts": Contract(cohort_contract),
     "hypnogram_writers": Contract(lambda kind, name, tmp_path: check_writer(name, tmp_path, night())),
-    # Kinds being added beside this one; their owners replace these with their own contract.
-    "quality_checks": Contract(loads_and_builds),
+    "quality_checks": Contract(quality_check_contract),
     "pairing_rules": Contract(pairing_rule_contract),
 }
 

@@ -40,7 +40,8 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
 
     report = json.loads((out / "report.json").read_text())
     assert report["summary"] == {"studies": 3, "completed": 2, "failed": 1, "with_hypnogram": 2, "evaluated": 1,
-                                 "with_risk": 2}
+                                 "with_risk": 2, "quality": {"usable": 2, "degraded": 0, "unusable": 0},
+                                 "foreign_data": 0}
     studies = {s["id"]: s for s in report["studies"]}
     night1, night2, broken = studies["night1"], studies["night2"], studies["broken"]
     assert broken["status"] == "failed" and broken["failed_step"] == "preprocess"
@@ -56,7 +57,8 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
     assert sorted(p.name for p in (out / "studies" / "night1").iterdir()) == [
         "night1.hypnogram.csv", "night1.png", "night1.risk.csv", "night1.risk.json", "night1.stats.json"]
     markdown = (out / "report.md").read_text()
-    assert "| night1 | 10.0 | BAS, RESP, EKG, EMG |" in markdown and "studies/night1/night1.png" in markdown
+    assert "| night1 | usable | 0.0 | 10.0 | BAS, RESP, EKG, EMG |" in markdown
+    assert "studies/night1/night1.png" in markdown
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["cohort"]["name"] == "cohort-edf" and resolved["workflow"] == "run"
 

@@ -53,6 +53,11 @@ class RiskModel:
             "labels": str(self.labels_path),
             "columns": "log_hazard: the head's log-risk score per phecode (CoxPH, relative; not a probability)",
         }
+        if recording.signals is not None:
+            from sleepfm.quality.clinical import recording_quality
+
+            folders = [self.checkpoints.path("diagnosis"), self.checkpoints.path("base")]
+            provenance["quality"] = recording_quality(recording.signals, recording.embeddings, folders)
         return risk_table(values, self.labels), provenance
 
 
@@ -71,7 +76,11 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age:
     model = RiskModel(models, labels, settings.device)
 
     def risk(recording: Recording) -> None:
+        from sleepfm.quality.clinical import warnings_for
+
         table, provenance = model.table(recording, age, sex, encoding)
         write_risk(Path(out), recording.key, table, provenance)
+        for line in warnings_for(recording.key, provenance.get("quality") or {"verdict": "usable"}):
+            (notify or (lambda _: None))(f"warning: {line}")
 
     return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk, keys)

@@ -181,6 +181,10 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     record.stage_minutes = {k: v for k, v in predicted["stage_minutes"].items() if k != "UNS"}
     record.statistics = {k: v for k, v in predicted.items() if k not in ("stage_minutes",)}
     record.agreement = outputs.stats["agreement"]
+    record.quality = outputs.stats["quality"]
+    from sleepfm.quality.clinical import warnings_for
+
+    record.notes.extend(warnings_for(study.id, record.quality))
     if scored is not None and record.agreement is not None:
         # The night's statistics of both hypnograms over the scored one's window, for the Bland-Altman table.
         from sleepfm.evaluate.agreement import night_figures

@@ -24,14 +24,17 @@ cannot be read, or that fails later, is reported and the others are still staged
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from sleepfm.errors import SleepfmError
-from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 
 from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner
@@ -111,12 +114,16 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
     runner = StagingRunner(models.path("staging"), settings.device)
 
     def stage(recording: Recording) -> None:
+        from sleepfm.quality.clinical import warnings_for
+
         hypnogram = scored.get(recording.source)
         assert not isinstance(hypnogram, SleepfmError)
         _, outputs = stage_one(recording, runner, hypnogram, options, models)
         outputs.write(Path(out), recording.key)
         for note in outputs.notes:
             (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
+        for line in warnings_for(recording.key, outputs.stats["quality"]):
+            (notify or (lambda _: None))(f"warning: {line}")
 
     unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
     return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, keys, unreadable)
@@ -125,10 +132,20 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hyp
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
               models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
     """Stage one prepared recording and render its outputs (nothing is written here)."""
-    assert recording.embeddings is not None
+    from sleepfm.quality.clinical import epochs_without_signal, flag_text, recording_quality
+
+    assert recording.embeddings is not None and recording.signals is not None
     info = recording_info(recording)
+    # Signal quality and the foreign-data check; an unusable recording is staged but flagged everywhere.
+    quality = recording_quality(recording.signals, recording.embeddings, [models.path("staging"), models.path("base")])
+    flag = flag_text(quality)
     night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                         start_time=info.start_time)
+    blank = epochs_without_signal(recording.embeddings, night.hypnogram.n_epochs)
+    if blank.any():  # no channel of any modality was usable there: nothing to stage from
+        night = dataclasses.replace(night, hypnogram=dataclasses.replace(
+            night.hypnogram, stages=np.where(blank, np.int8(Stage.UNS), night.hypnogram.stages).astype(np.int8)))
+    quality["epochs_without_signal"] = int(blank.sum())
     about = {
         "recording": {"file": str(recording.source),
                       "start_time": info.start_time.isoformat() if info.start_time else None,
@@ -138,6 +155,8 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
         "scored_hypnogram": str(scored.source) if scored is not None and scored.source else None,
         "model": {"base": str(models.path("base")), "staging": str(models.path("staging")),
                   "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
+        "quality": quality,
     }
-    return night, render_night(night, scored=scored, title=title or recording.source.name,
+    title = (title or recording.source.name) + (f" — {flag}" if flag else "")
+    return night, render_night(night, scored=scored, title=title,
                                detail_5s=options.detail_5s, plot=options.plot, about=about, formats=options.formats)

@@ -194,31 +194,40 @@ def validate(
 
 
 def validate_components(config: BaseModel, prefix: tuple[Any, ...] = (), hints: list[str] | None = None) -> list[str]:
-    """Check every :class:`ComponentSpec` in ``config``, nested ones in component params included:
-    the name is registered and the params fit the component's ``Config`` (data-given fields may
-    be absent: the data fill them). Returns the problems as ``dotted.path: message`` strings
-    (empty when all is well); did-you-mean hints are appended to ``hints``.
+    """Check every :class:`ComponentSpec` in ``config`` (lists of them too), nested ones in component
+    params included: the name is registered and the params fit the component's ``Config``
+    (data-given fields may be absent: the data fill them). Returns the problems as
+    ``dotted.path: message`` strings (empty when all is well); did-you-mean hints are appended to
+    ``hints``.
     """
     problems: list[str] = []
     for field_name in type(config).model_fields:
         value = getattr(config, field_name)
         loc = (*prefix, field_name)
         if isinstance(value, ComponentSpec) and value.kind:
-            try:
-                component = value.component()
-            except UnknownComponentError as exc:
-                problems.append(f"{dotted((*loc, 'name'))}: {exc}")
-                continue
-            problems.extend(factory.declaration_problems(component, f"{dotted((*loc, 'name'))} {value.name!r}"))
-            found, suggested, params = factory.check(component, value.kind, value.name, value.params,
-                                                     key=dotted(loc), without_data=True)
-            problems.extend(found)
-            if hints is not None:
-                hints.extend(suggested)
-            if params is not None:
-                problems.extend(validate_components(params, (*loc, "params"), hints))
+            problems.extend(_check_spec(value, loc, hints))
         elif isinstance(value, BaseModel):
             problems.extend(validate_components(value, loc, hints))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, ComponentSpec) and item.kind:
+                    problems.extend(_check_spec(item, (*loc, index), hints))
+    return problems
+
+
+def _check_spec(spec: ComponentSpec, loc: tuple[Any, ...], hints: list[str] | None) -> list[str]:
+    try:
+        component = spec.component()
+    except UnknownComponentError as exc:
+        return [f"{dotted((*loc, 'name'))}: {exc}"]
+    problems = factory.declaration_problems(component, f"{dotted((*loc, 'name'))} {spec.name!r}")
+    found, suggested, params = factory.check(component, spec.kind, spec.name, spec.params,
+                                             key=dotted(loc), without_data=True)
+    problems.extend(found)
+    if hints is not None:
+        hints.extend(suggested)
+    if params is not None:
+        problems.extend(validate_components(params, (*loc, "params"), hints))
     return problems
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
 from sleepfm.config.names import ChannelMapperName
+from sleepfm.config.quality import QualityConfig
 
 
 class EmbedConfig(WorkflowConfig):
@@ -31,3 +32,6 @@ class EmbedConfig(WorkflowConfig):
     threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "Masking by signal quality (`quality.mode`, `--quality mask|off`); stores without kept flags are "
+        "checked as they are read (docs/quality.md)."))

@@ -10,6 +10,7 @@ from pydantic import Field, PositiveInt, field_validator
 
 from sleepfm.config.base import WorkflowConfig
 from sleepfm.config.names import ChannelMapperName, ReaderName
+from sleepfm.config.quality import QualityConfig
 
 
 class PreprocessConfig(WorkflowConfig):
@@ -32,6 +33,16 @@ class PreprocessConfig(WorkflowConfig):
     scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
     shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
     overwrite: bool = False
+    scale: Literal["published", "robust"] = Field("published", description=(
+        "published: z-score each channel over the night, as the released weights expect (parity). robust: an "
+        "EEG or respiratory channel whose z-score artifacts would dominate (standard deviation over 3× the "
+        "robust one) is clipped to its median ± scale_clip robust standard deviations and z-scored with the "
+        "mean and deviation of the samples within; every other channel is stored exactly as published "
+        "(docs/quality.md)."))
+    scale_clip: float = Field(8.0, gt=2, description="Robust standard deviations kept by --scale robust.")
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "The quality checks run on each channel as it is stored; their per-patch flags are kept in the store "
+        "(docs/quality.md). `quality.checks=[]` runs none."))
 
     @field_validator("shard")
     @classmethod

@@ -71,6 +71,7 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path, p
         "dropped_seconds": plan.dropped_seconds,
         "source_file": str(plan.path),
         "sampling_rate_assumed": plan.rate_assumed,
+        **(study.masks.record() if study.masks is not None else {}),
     }
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
@@ -92,7 +93,7 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Noti
     embedder = Embedder(
         checkpoint, batch_size=config.batch_size, device=config.device, precision=choice.precision,
         threads=config.threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
-        channel_mapper=config.channel_mapper, notify=notify,
+        channel_mapper=config.channel_mapper, notify=notify, quality=config.quality,
     )
     if config.out is not None:
         config.out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,10 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Noti
     for outcome in embedder.run(paths):
         if isinstance(outcome, StudyEmbeddings) and config.out is not None:
             outcome.outputs = write_study(config, outcome, checkpoint.path, embedder.precision)
+            missing = outcome.masks.record()["chunks_missing"] if outcome.masks is not None else {}
+            if missing and config.layout == "published" and notify is not None:
+                notify(f"{outcome.plan.path}: {', '.join(missing)} had no usable channel in some chunks; the "
+                       "published layout cannot mark that, so those rows are zeros (use --layout sleepfm)")
         yield outcome
 
 

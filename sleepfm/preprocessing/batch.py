@@ -191,6 +191,8 @@ def convert_options(config: PreprocessConfig, threads: int) -> ConvertOptions:
         reader=config.reader,
         channel_mapper=config.channel_mapper,
         channel_map=config.channel_map,
+        clip=config.scale_clip if config.scale == "robust" else None,
+        quality=config.quality if config.quality.checks else None,
     )
 
 

@@ -64,6 +64,13 @@ def _calibration_from_header(signal: SignalHeader) -> Calibration:
     return Calibration(float(gain), float(offset), signal.unit)
 
 
+def _limits(calibration: Calibration, signal: SignalHeader) -> dict[str, float]:
+    """The physical values of the digital extremes (what the header's physical limits mean,
+    computed so that a degenerate or inconsistent header still gives what the samples reach)."""
+    ends = sorted(d * calibration.gain + calibration.offset for d in (signal.digital_min, signal.digital_max))
+    return {"physical_min": float(ends[0]), "physical_max": float(ends[1])}
+
+
 def _interpret_with_pyedflib(header: EdfHeader) -> list[Calibration]:
     """Let pyedflib check the file against the specification; raises OSError when it refuses."""
     import pyedflib
@@ -208,6 +215,7 @@ class EdfRecording(Recording):
                 n_samples=self._n_samples(signal.samples_per_record),
                 transducer=signal.transducer,
                 prefilter=signal.prefilter,
+                **_limits(calibration[i], signal),
             )
             for i, signal in enumerate(self._signals)
         ]

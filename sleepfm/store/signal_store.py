@@ -12,7 +12,12 @@ File attributes (:data:`FILE_ATTRS`)
 Dataset attributes (:data:`CHANNEL_ATTRS`)
     ``label`` (as in the source file), ``unit``, ``original_rate`` (Hz), ``modality``
     (``BAS``/``RESP``/``EKG``/``EMG``, or ``""`` when unmapped), ``rule`` (which mapping rule
-    decided), ``reason`` (why unmapped).
+    decided), ``reason`` (why unmapped). Optional (:data:`PHYSICAL_ATTRS`, for the quality
+    checks): ``scale`` and ``offset`` (``physical = stored * scale + offset`` in ``unit``) and
+    ``physical_min``/``physical_max`` (the recording's limits from its header, in ``unit``).
+Quality flags
+    The group ``sleepfm_quality`` (:mod:`sleepfm.quality.flags`): per channel and 5-s patch,
+    which quality checks flagged it. A group, so it is never taken for a channel.
 
 A published file has none of these: its rate is assumed to be 128 Hz (and logged), and
 modalities come from a channel mapper applied to the dataset names.
@@ -33,7 +38,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -52,6 +57,9 @@ from sleepfm.store.checks import (
 from sleepfm.store.chunk_reader import ChunkLayout, InflateError, chunk_layout, read_into
 from sleepfm.store.compression import Compression, EncodedChannel, encode
 
+if TYPE_CHECKING:
+    from sleepfm.quality.flags import QualityFlags
+
 log = logging.getLogger(__name__)
 
 FORMAT = "sleepfm-signals"
@@ -59,6 +67,7 @@ PUBLISHED_RATE = 128.0
 CHUNK_SECONDS = 300
 FILE_ATTRS = ("sampling_rate", "duration", "source_file", "start_time", "channel_mapper", "sleepfm_version", "format")
 CHANNEL_ATTRS = ("label", "unit", "original_rate", "modality", "rule", "reason")
+PHYSICAL_ATTRS = ("scale", "offset", "physical_min", "physical_max")
 # Filters that live in hdf5plugin rather than in libhdf5/h5py (Blosc, Blosc2, Zstd, LZ4, Bitshuffle).
 _PLUGIN_FILTERS = {32001, 32026, 32015, 32004, 32008}
 
@@ -74,6 +83,20 @@ class StoredChannel:
     original_rate: float | None = None
     rule: str = ""
     n_samples: int = 0
+    #: ``physical = stored * scale + offset`` in ``unit``, and the recording's limits; None when unknown.
+    scale: float | None = None
+    offset: float | None = None
+    physical_min: float | None = None
+    physical_max: float | None = None
+
+
+def _number(attrs: Any, key: str) -> float | None:
+    """A finite float attribute, or None when absent or not a finite number."""
+    try:
+        value = float(attrs[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
 
 
 class SignalStore:
@@ -152,6 +175,7 @@ class SignalStore:
                                                    self.path) if "original_rate" in attrs else None,
                     rule=rule,
                     n_samples=int(self._file[name].shape[0]),
+                    **{key: _number(attrs, key) for key in PHYSICAL_ATTRS},
                 )
             )
         return channels
@@ -193,6 +217,12 @@ class SignalStore:
                 raise InputError(f"channel {name!r}: samples {start}-{stop} cannot be read ({exc})",
                                  where=self.path, fix=REDO) from None
         return out
+
+    def quality_flags(self) -> QualityFlags | None:
+        """The quality flags ``sleepfm preprocess`` kept, or None (none kept, or unreadable)."""
+        from sleepfm.quality.flags import QualityFlags
+
+        return QualityFlags.read(self._file)
 
     def close(self) -> None:
         self._file.close()
@@ -325,6 +355,7 @@ class SignalStoreWriter:
         self._n_samples = 0
         self.dropped: list[dict[str, str]] = []
         self.notes: list[str] = []
+        self.quality: QualityFlags | None = None
 
     def encode(self, data: np.ndarray) -> EncodedChannel:
         """Prepare ``data`` for :meth:`add_channel` (float16, compressed chunks); safe in any thread."""
@@ -341,8 +372,10 @@ class SignalStoreWriter:
         modality: Modality | None = None,
         rule: str = "",
         reason: str | None = None,
+        physical: dict[str, float | None] | None = None,
     ) -> None:
-        """Store one channel (converted to float16) as dataset ``name``."""
+        """Store one channel (converted to float16) as dataset ``name``; ``physical`` holds the
+        optional :data:`PHYSICAL_ATTRS` (those that are None are not written)."""
         if "/" in name or name in self._file:
             raise ValueError(f"dataset name {name!r} is not unique or contains '/'")
         encoded = data if isinstance(data, EncodedChannel) else self.encode(data)
@@ -371,6 +404,8 @@ class SignalStoreWriter:
                 "reason": reason or "",
             }
         )
+        extra = {k: float(v) for k, v in (physical or {}).items() if k in PHYSICAL_ATTRS and v is not None}
+        dataset.attrs.update(extra)
         self._n_samples = max(self._n_samples, samples.shape[0])
 
     def drop_channel(self, label: str, reason: str) -> None:
@@ -388,6 +423,8 @@ class SignalStoreWriter:
             self._file.attrs["dropped_channels"] = json.dumps(self.dropped, ensure_ascii=False)
         if self.notes:
             self._file.attrs["notes"] = json.dumps(self.notes, ensure_ascii=False)
+        if self.quality is not None:
+            self.quality.write(self._file)
         self._file.close()
         os.replace(self.tmp_path, self.path)
         return self.path

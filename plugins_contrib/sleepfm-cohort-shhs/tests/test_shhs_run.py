@@ -94,7 +94,8 @@ def test_run_on_a_synthetic_shhs_folder_writes_the_report(shared: Path, tmp_path
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["cohort"] == "cohort-shhs"
     assert report["summary"] == {"studies": 2, "completed": 2, "failed": 0, "with_hypnogram": 2, "evaluated": 2,
-                                 "with_risk": 2}
+                                 "with_risk": 2, "quality": {"usable": 2, "degraded": 0, "unusable": 0},
+                                 "foreign_data": 0}
     first, second = report["studies"]
     assert (first["id"], first["participant"]) == ("shhs1-200001", "200001")
     # The SHHS channel map puts every physiological channel in its modality.
