@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sleepfm.errors import ConfigError
+from sleepfm.errors import ConfigError, disk_full
 
 RESOLVED_CONFIG_NAME = "config.resolved.yaml"
 
@@ -229,8 +229,10 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if (full := disk_full(exc, path.parent)) is not None:
+            raise full from None
         raise
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.executor import ExecutorOptions
 
 
-class PreprocessConfig(WorkflowConfig):
+class PreprocessConfig(WorkflowConfig, ExecutorOptions):
     """Turn PSG files into one HDF5 store per study."""
 
     workflow: Literal["preprocess"] = "preprocess"
@@ -27,17 +27,4 @@ class PreprocessConfig(WorkflowConfig):
     shuffle: bool = Field(True, description="HDF5 byte shuffle before compression (smaller float16 files).")
     workers: PositiveInt = Field(1, description="CPU cores to use: processes across studies, threads within one.")
     threads: PositiveInt | None = Field(None, description="Threads per study; default: workers left over per study.")
-    executor: Literal["local", "dask"] = "local"
-    scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
-    shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
     overwrite: bool = False
-
-    @field_validator("shard")
-    @classmethod
-    def _check_shard(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
-        if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
-            raise ValueError("shard must be I/N with 0 <= I < N, e.g. 0/4")
-        return value.strip()
