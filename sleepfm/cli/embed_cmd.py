@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli.console import error_line, out, warning_line
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli.options import ConfigOption, ExecutorOption, SchedulerOption, SetOption, ShardOption, executor_cli
 
 
 def embed_command(
@@ -42,6 +42,14 @@ def embed_command(
         typer.Option("--partial-chunk", help="drop or pad a trailing partial 5-min chunk (default drop).",
                      show_default=False),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Studies at once: worker processes (default 1: this process, "
+                     "on every core).", show_default=False),
+    ] = None,
+    executor: ExecutorOption = None,
+    scheduler: SchedulerOption = None,
+    shard: ShardOption = None,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -55,7 +63,8 @@ def embed_command(
     cli = {
         "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,
         "channel_map": channel_map, "batch_size": batch_size, "device": device, "precision": precision,
-        "layout": layout, "partial_chunk": partial_chunk,
+        "layout": layout, "partial_chunk": partial_chunk, "workers": workers,
+        **executor_cli(executor, scheduler, shard),
     }
     resolved = load_config(config, workflow="embed", cli=cli, overrides=overrides or [])
     assert isinstance(resolved, EmbedConfig)

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli.options import (
+    ConfigOption,
+    ExecutorOption,
+    QuietOption,
+    SchedulerOption,
+    SetOption,
+    ShardOption,
+    executor_cli,
+)
 
 
 def preprocess_command(
@@ -21,16 +29,14 @@ def preprocess_command(
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                 help="CPU cores: processes across studies, threads within one.",
                                                 show_default=False)] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="local (process pool) or dask.",
-                                                 show_default=False)] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running dask scheduler.",
-                                                  show_default=False)] = None,
-    shard: Annotated[str | None, typer.Option("--shard", help="I/N: only the I-th (0-based) of N shards.",
-                                              show_default=False)] = None,
+    executor: ExecutorOption = None,
+    scheduler: SchedulerOption = None,
+    shard: ShardOption = None,
     channel_map: Annotated[Path | None, typer.Option("--channel-map",
                                                      help="JSON of the published channel_groups.json shape.",
                                                      show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies whose output exists.")] = False,
+    quiet: QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -44,40 +50,23 @@ def preprocess_command(
         "inputs": [str(p) for p in inputs] if inputs else None,
         "out": str(out) if out is not None else None,
         "workers": workers,
-        "executor": executor,
-        "scheduler": scheduler,
-        "shard": shard,
+        **executor_cli(executor, scheduler, shard),
         "channel_map": str(channel_map) if channel_map is not None else None,
         "overwrite": True if overwrite else None,
     }
     resolved = load_config(config, workflow="preprocess", cli=cli, overrides=overrides or [])
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("[bold]preprocess"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
-                        console=err, transient=True)
-    task = progress.add_task("", total=None)
-
-    def started(total: int) -> None:
-        progress.update(task, total=total)
+    from sleepfm.cli.progress import study_progress
 
     def arrived(result) -> None:  # type: ignore[no-untyped-def]
         name = Path(result.file).name
-        progress.update(task, advance=1, description=name)
+        progress.advance(name)
         if result.status == "done":  # a skipped study's warnings were shown when it was converted
             for warning in result.warnings:
                 warning_line(f"{name}: {warning}")
 
-    with progress:
-        report = run_batch(resolved, on_result=arrived, on_start=started)  # type: ignore[arg-type]
+    with study_progress("preprocess", quiet=quiet) as progress:
+        report = run_batch(resolved, on_result=arrived, on_start=progress.start)  # type: ignore[arg-type]
 
     done, skipped, failed = report.count("done"), report.count("skipped"), len(report.failures)
     ignored = report.count("ignored")

@@ -7,16 +7,20 @@ read and checked against the head before any recording is processed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sleepfm.config.demographics import DemographicsEncoding
+from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
 
-from .models import CheckpointSet, RiskRunner
+from .models import CheckpointSet, risk_runner
+from .pipeline import OnDone
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
 from .stage import check_recordings, each_recording
@@ -28,7 +32,7 @@ class RiskModel:
     def __init__(self, checkpoints: CheckpointSet, labels: Path | None, device: str) -> None:
         self.checkpoints = checkpoints
         self.labels_path = find_label_mapping(labels, checkpoints.root)
-        self.runner = RiskRunner(checkpoints.path("diagnosis"), device)
+        self.runner = risk_runner(checkpoints.path("diagnosis"), device)
         self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs)
 
     def table(self, recording: Recording, age: float, sex: str,
@@ -52,20 +56,69 @@ class RiskModel:
         return risk_table(values, self.labels), provenance
 
 
-def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, age: float, sex: str,
+@functools.lru_cache(maxsize=4)
+def _risk_model(root: Path, diagnosis: Path, labels: Path | None, device: str) -> RiskModel:
+    return RiskModel(CheckpointSet(root, {"diagnosis": diagnosis}), labels, device)
+
+
+def risk_model(checkpoints: CheckpointSet, labels: Path | None, device: str) -> RiskModel:
+    """The risk model, loaded once per process (a worker reuses it for every study)."""
+    return _risk_model(checkpoints.root, checkpoints.path("diagnosis"), labels, device)
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    """A recording's risk table (sorted, highest first), what produced it, and the files written."""
+
+    table: pd.DataFrame
+    provenance: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def hazards(self) -> pd.Series:
+        """Log-hazard by phecode."""
+        return self.table.set_index("phecode")["log_hazard"]
+
+
+@dataclass(frozen=True)
+class RiskAnalysis:
+    """``sleepfm risk``'s own step (:class:`~sleepfm.clinical.pipeline.Analysis`); with ``out``
+    ``None`` nothing is written."""
+
+    models: CheckpointSet
+    labels: Path | None
+    device: str
+    age: float
+    sex: str
+    encoding: DemographicsEncoding
+    out: Path | None
+    step: str = "risk"
+
+    def __call__(self, recording: Recording) -> RiskResult:
+        table, provenance = risk_model(self.models, self.labels, self.device).table(
+            recording, self.age, self.sex, self.encoding)
+        files = list(write_risk(self.out, recording.key, table, provenance)) if self.out is not None else []
+        return RiskResult(table, provenance, files)
+
+
+def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, *, age: float, sex: str,
                     labels: Path | None = None, encoding: DemographicsEncoding | None = None,
                     settings: PrepareSettings | None = None, work: Path | None = None,
-                    diagnosis_head: Path | None = None, notify: Notify | None = None) -> list[Recording]:
-    """Risk tables for each recording of one participant (module docstring).
-    ``diagnosis_head`` replaces ``<checkpoints>/model_diagnosis``."""
+                    diagnosis_head: Path | None = None, execution: ExecutorOptions | None = None,
+                    notify: Notify | None = None, on_done: OnDone | None = None) -> list[Recording]:
+    """Risk tables for each recording of one participant (module docstring), each one's
+    :class:`RiskResult` as ``recording.result``. ``diagnosis_head`` replaces
+    ``<checkpoints>/model_diagnosis``; ``out=None`` writes nothing."""
     encoding, settings = encoding or DemographicsEncoding(), settings or PrepareSettings()
+    execution = execution or ExecutorOptions()
     encoding.describe(age, sex)  # validates age and sex first
-    sources = check_recordings([Path(p) for p in paths], Path(out))
-    models = CheckpointSet(Path(checkpoints), {"diagnosis": diagnosis_head}).require("base", "diagnosis")
-    model = RiskModel(models, labels, settings.device)
-
-    def risk(recording: Recording) -> None:
-        table, provenance = model.table(recording, age, sex, encoding)
-        write_risk(Path(out), recording.key, table, provenance)
-
-    return each_recording(sources, work, Path(out), models, settings, notify, "risk", risk)
+    out = Path(out).absolute() if out is not None else None
+    sources = check_recordings([Path(p) for p in paths], out)
+    head = Path(diagnosis_head).absolute() if diagnosis_head is not None else None
+    models = CheckpointSet(Path(checkpoints).absolute(), {"diagnosis": head}).require("base", "diagnosis")
+    labels = Path(labels).absolute() if labels is not None else None
+    if not (execution.executor == "dask" and settings.device == "cuda"):
+        risk_model(models, labels, settings.device)  # the head and its labels are checked before any work
+    analysis = RiskAnalysis(models, labels, settings.device, age, sex, encoding, out)
+    return each_recording(select_shard(sources, execution.shard), work, out, models, settings, notify, analysis,
+                          execution, on_done)

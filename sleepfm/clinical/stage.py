@@ -17,23 +17,27 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     the agreement (accuracy, Cohen's kappa, macro-F1, per-stage F1, confusion matrix).
 
 Bad input is refused before any work (one line); a recording that fails later is reported
-and the others are still staged.
+and the others are still staged. Recordings go through :mod:`sleepfm.clinical.pipeline` (any
+executor; ``shard`` takes this shard's share of the recordings).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import UsageError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
-from .models import CheckpointSet, StagingRunner
+from .models import CheckpointSet, StagingRunner, staging_runner
 from .night import NightOutputs, StagedNight, render_night, stage_night
-from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
+from .pipeline import Analysis, OnDone, Pipeline, run_pipeline
+from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class StageOptions:
     plot: bool = True
 
 
-def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
+def check_recordings(paths: Sequence[Path], out: Path | None) -> list[Path]:
     """Inputs that exist, are files and have distinct stems (they name the outputs); ``out`` not a file."""
     from sleepfm.errors import InputError
 
@@ -58,14 +62,14 @@ def check_recordings(paths: Sequence[Path], out: Path) -> list[Path]:
             raise UsageError(f"{seen[path.stem]} and {path} would write the same outputs ({path.stem}.*)",
                              fix="stage them into different --out folders")
         seen[path.stem] = path
-    if out.exists() and not out.is_dir():
+    if out is not None and out.exists() and not out.is_dir():
         raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
     return list(paths)
 
 
 def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
-                mapping: StageMapping) -> dict[Path, Hypnogram]:
-    """The scored hypnograms, one per recording in order, read before any work is done."""
+                mapping: StageMapping) -> dict[str, Hypnogram]:
+    """The scored hypnograms by recording stem, one per recording in order, read before any work is done."""
     from sleepfm.labels import read_hypnogram
 
     if not paths:
@@ -73,36 +77,37 @@ def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
     if len(paths) != len(recordings):
         raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
                          fix="give one --hypnogram per recording, in the same order")
-    return {recording: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
+    return {recording.stem: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
         recordings, paths, strict=True)}
 
 
-def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
-                   settings: PrepareSettings, notify: Notify | None, step: str,
-                   action: Callable[[Recording], None]) -> list[Recording]:
-    """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
-    one-line error of ``action`` fails that recording at ``step`` and the others go on."""
+def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None, models: CheckpointSet,
+                   settings: PrepareSettings, notify: Notify | None, analysis: Analysis,
+                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None) -> list[Recording]:
+    """Prepare ``sources`` in a work folder and run ``analysis`` on each one that is ready, with
+    the executor ``execution`` (default: local); a recording's failure spares the others."""
+    say = notify or (lambda _: None)
     recordings = [Recording(source.stem, source) for source in sources]
     with WorkFolder(work, out) as folder:
-        prepare(recordings, folder, models.path("base"), settings, notify)
-        for recording in recordings:
-            if recording.ok:
-                try:
-                    action(recording)
-                except Exception as exc:  # noqa: BLE001 - one recording's failure is reported, the rest go on
-                    recording.fail(step, exc)
-    return recordings
+        pipeline = Pipeline(folder, models.path("base"), settings, analysis)
+        done = run_pipeline(recordings, pipeline, execution or ExecutorOptions(), workers=settings.workers,
+                            on_done=on_done)
+    for line in summary(done):
+        say(line)
+    return done
 
 
 class WorkFolder:
-    """``work`` if given (kept, so a rerun reuses its stores), else a hidden temporary folder in ``out``."""
+    """``work`` if given (kept, so a rerun reuses its stores), else a hidden temporary folder in
+    ``out`` (or in the system's temporary folder when there is no ``out``)."""
 
-    def __init__(self, work: Path | None, out: Path) -> None:
+    def __init__(self, work: Path | None, out: Path | None) -> None:
         self.keep = work is not None
         if work is None:
-            out.mkdir(parents=True, exist_ok=True)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
             work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
-        self.path = work
+        self.path = work.absolute()
 
     def __enter__(self) -> Path:
         return self.path
@@ -112,24 +117,55 @@ class WorkFolder:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hypnograms: Sequence[Path] = (),
+@dataclass(frozen=True)
+class StageResult:
+    """A staged recording: its night, statistics (the stats JSON) and the files written."""
+
+    night: StagedNight
+    statistics: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StageAnalysis:
+    """``sleepfm stage``'s own step (:class:`~sleepfm.clinical.pipeline.Analysis`); with ``out``
+    ``None`` nothing is written."""
+
+    models: CheckpointSet
+    device: str
+    options: StageOptions
+    out: Path | None
+    scored: Mapping[str, Hypnogram] = field(default_factory=dict)
+    step: str = "stage"
+
+    def __call__(self, recording: Recording) -> StageResult:
+        runner = staging_runner(self.models.path("staging"), self.device)
+        night, outputs = stage_one(recording, runner, self.scored.get(recording.key), self.options, self.models)
+        files = outputs.write(self.out, recording.key) if self.out is not None else []
+        return StageResult(night, outputs.stats, files)
+
+
+def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, *, hypnograms: Sequence[Path] = (),
                      hypnogram_format: str = "auto", mapping: StageMapping | None = None,
                      options: StageOptions | None = None, settings: PrepareSettings | None = None,
                      work: Path | None = None, staging_head: Path | None = None,
-                     notify: Notify | None = None) -> list[Recording]:
-    """Stage each recording (module docstring); returns them with their errors, if any.
-    ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
+                     execution: ExecutorOptions | None = None, notify: Notify | None = None,
+                     on_done: OnDone | None = None) -> list[Recording]:
+    """Stage each recording (module docstring); returns them with their errors, if any, and
+    each one's :class:`StageResult` as ``recording.result``. ``staging_head`` replaces
+    ``<checkpoints>/model_sleep_staging``; ``out=None`` writes nothing."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
-    sources = check_recordings([Path(p) for p in paths], Path(out))
+    execution = execution or ExecutorOptions()
+    out = Path(out).absolute() if out is not None else None
+    sources = check_recordings([Path(p) for p in paths], out)
     scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, mapping or StageMapping())
-    models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
-    runner = StagingRunner(models.path("staging"), settings.device)
-
-    def stage(recording: Recording) -> None:
-        _, outputs = stage_one(recording, runner, scored.get(recording.source), options, models)
-        outputs.write(Path(out), recording.key)
-
-    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage)
+    head = Path(staging_head).absolute() if staging_head is not None else None
+    models = CheckpointSet(Path(checkpoints).absolute(), {"staging": head}).require("base", "staging")
+    if not (execution.executor == "dask" and settings.device == "cuda"):
+        staging_runner(models.path("staging"), settings.device)  # a head that does not load fails before any work
+    analysis = StageAnalysis(models, settings.device, options, out, scored)
+    return each_recording(select_shard(sources, execution.shard), work, out, models, settings, notify, analysis,
+                          execution, on_done)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,

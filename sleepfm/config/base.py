@@ -236,6 +236,16 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def resolved_config_name(shard: str | None = None) -> str:
+    """``config.resolved.yaml``; a shard's own (``config.resolved.shard-I-of-N.yaml``), so that the
+    shards of a job array writing into one folder do not overwrite each other's."""
+    if shard is None:
+        return RESOLVED_CONFIG_NAME
+    from sleepfm.config.executor import shard_suffix
+
+    return RESOLVED_CONFIG_NAME.replace(".yaml", f"{shard_suffix(shard)}.yaml")
+
+
 def save_resolved_config(config: BaseModel, out_dir: Path, name: str = RESOLVED_CONFIG_NAME) -> Path:
     """Write the fully resolved config (defaults included) as YAML into ``out_dir``."""
     path = Path(out_dir) / name

@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.executor import ExecutorOptions
 
 
-class EmbedConfig(WorkflowConfig):
+class EmbedConfig(ExecutorOptions, WorkflowConfig):
     """Embed preprocessed studies with a base checkpoint."""
 
     workflow: Literal["embed"] = "embed"
@@ -26,5 +27,8 @@ class EmbedConfig(WorkflowConfig):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 = CUDA autocast; fp32 everywhere else.")
     threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
+    workers: PositiveInt = Field(
+        1, description="Studies embedded at once: 1 = this process (on `threads` threads); N = N single-threaded "
+        "worker processes, or a dask LocalCluster of N workers.")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"

@@ -11,7 +11,7 @@ from sleepfm.config.base import WorkflowConfig
 from sleepfm.config.executor import ExecutorOptions
 
 
-class PreprocessConfig(WorkflowConfig, ExecutorOptions):
+class PreprocessConfig(ExecutorOptions, WorkflowConfig):
     """Turn PSG files into one HDF5 store per study."""
 
     workflow: Literal["preprocess"] = "preprocess"

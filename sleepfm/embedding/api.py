@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sleepfm.checkpoints.folder import load_checkpoint
+from sleepfm.checkpoints.folder import Checkpoint, load_checkpoint
 from sleepfm.config import EmbedConfig, load_config, save_resolved_config
+from sleepfm.config.base import resolved_config_name
 from sleepfm.errors import InputError, UsageError
+from sleepfm.execute import Task, execute, select_shard
 from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
 
@@ -69,23 +72,56 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
 
-def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
-    """Embed ``config.inputs``, writing each study as it completes when ``config.out`` is set."""
-    paths = _check_inputs(config)
-    assert config.checkpoint is not None
-    checkpoint = load_checkpoint(config.checkpoint)
-    embedder = Embedder(
+def make_embedder(config: EmbedConfig, checkpoint: Checkpoint, notify: Notify | None, threads: int | None
+                  ) -> Embedder:
+    """The embedder ``config`` describes (``threads``: CPU worker threads, None = torch's count)."""
+    return Embedder(
         checkpoint, batch_size=config.batch_size, device=config.device, precision=config.precision,
-        threads=config.threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
+        threads=threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
         channel_mapper=config.channel_mapper, notify=notify,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(settings: str) -> Embedder:
+    """The embedder of a worker process, built once per settings (its first study loads the model)."""
+    config = EmbedConfig.model_validate_json(settings)
+    return make_embedder(config, load_checkpoint(config.checkpoint), None, 1)  # type: ignore[arg-type]
+
+
+def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
+    """Embed one study in a worker process (one task of ``--workers N`` or ``--executor dask``);
+    with ``config.out`` its files are written there and only what was done comes back."""
+    embedder = _worker_embedder(config.model_copy(update={"inputs": [], "shard": None}).model_dump_json())
+    (outcome,) = list(embedder.run([path]))
+    if isinstance(outcome, StudyFailure):
+        raise outcome.error
+    if config.out is not None:
+        outcome.outputs = write_study(config, outcome, embedder.checkpoint.path)
+        outcome.tokens, outcome.pooled = {}, {}
+    return outcome
+
+
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
+    """Embed ``config.inputs`` (this shard of them), writing each study as it completes when
+    ``config.out`` is set. One worker on the local executor streams every study through this
+    process; otherwise each study is a task (:mod:`sleepfm.execute`), in order of completion."""
+    paths = select_shard(_check_inputs(config), config.shard)
+    assert config.checkpoint is not None
+    checkpoint = load_checkpoint(config.checkpoint)
+    embedder = make_embedder(config, checkpoint, notify, config.threads)  # checks the settings before any work
     if config.out is not None:
         config.out.mkdir(parents=True, exist_ok=True)
-        save_resolved_config(config, config.out)
-    for outcome in embedder.run(paths):
-        if isinstance(outcome, StudyEmbeddings) and config.out is not None:
-            outcome.outputs = write_study(config, outcome, checkpoint.path)
-        yield outcome
+        save_resolved_config(config, config.out, resolved_config_name(config.shard))
+    if config.executor == "local" and config.workers == 1:
+        for outcome in embedder.run(paths):
+            if isinstance(outcome, StudyEmbeddings) and config.out is not None:
+                outcome.outputs = write_study(config, outcome, checkpoint.path)
+            yield outcome
+        return
+    tasks = [Task.call(str(path), embed_study, path, config) for path in paths]
+    for done in execute(tasks, config, workers=config.workers):
+        yield done.value if done.ok else StudyFailure(Path(done.task.key), InputError(done.error or "failed"))
 
 
 def embed(

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from sleepfm.checkpoints.folder import Checkpoint
-from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
+from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.signal_store import SignalStore
@@ -206,17 +206,18 @@ class Embedder:
 
     # ------------------------------------------------------------------ reading
     def _segments(self, paths: Iterable[Path], studies: deque[_Study]) -> Iterator[_Segment]:
+        # One malformed file fails alone, named, whatever it raises; the others are embedded.
         for path in paths:
             try:
                 store = self.open(path)
-            except SleepfmError as exc:
-                studies.append(_Study(None, StudyFailure(Path(path), exc)))
+            except Exception as exc:  # noqa: BLE001
+                studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
                 continue
             with store:
                 try:
                     plan = self.plan(store)
-                except SleepfmError as exc:
-                    studies.append(_Study(None, StudyFailure(Path(path), exc)))
+                except Exception as exc:  # noqa: BLE001
+                    studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
                     continue
                 if plan.rate_assumed and not self._said_rate:
                     self._said_rate = True
@@ -230,7 +231,10 @@ class Embedder:
                     pooled={m: np.zeros((plan.n_chunks, dim), np.float32) for m in plan.channels},
                 )
                 studies.append(study)
-                yield from self._read(store, study)
+                try:
+                    yield from self._read(store, study)
+                except Exception as exc:  # noqa: BLE001 - segments already read are dropped with it
+                    study.failure = StudyFailure(Path(path), _as_input_error(exc, path))
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan
@@ -378,6 +382,17 @@ def _prefetched(items: Iterator[Any], depth: int, stop: threading.Event) -> Iter
     finally:
         stop.set()
         thread.join()
+
+
+def _as_input_error(exc: Exception, path: Path) -> SleepfmError:
+    """``exc`` as one line naming the file (a reader's own :class:`SleepfmError` already does)."""
+    if isinstance(exc, SleepfmError):
+        return exc
+    if isinstance(exc, OSError) and (full := disk_full(exc)) is not None:
+        return full
+    message = " ".join(str(exc).split())
+    return InputError(f"cannot be embedded: {type(exc).__name__}: {message}", where=path,
+                      fix="check that it is a signal store written by sleepfm preprocess")
 
 
 def _duration(seconds: float) -> str:

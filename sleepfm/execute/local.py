@@ -15,6 +15,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 
 from .task import Attempts, Outcome, Task, run_steps, settle, unexpected
+
+
+class Cancelled(Exception):
+    """:meth:`LocalPool.cancel` was called."""
+
 
 #: Seconds workers get to unwind after SIGTERM before they are killed.
 TERM_GRACE = 5.0
@@ -82,6 +88,11 @@ class LocalPool:
         self.processes = max(1, processes)
         self.retries = retries
         self.workers: list[_Worker] = []
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop :meth:`run` from another thread: it ends its workers and raises :class:`Cancelled`."""
+        self._cancelled.set()
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
         queue = deque(range(len(tasks)))
@@ -104,6 +115,8 @@ class LocalPool:
 
         try:
             while queue or busy:
+                if self._cancelled.is_set():
+                    raise Cancelled("the batch was stopped")
                 while queue and (idle or len(self.workers) < self.processes):
                     if idle:
                         worker = idle.pop()
