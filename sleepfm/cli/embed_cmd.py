@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.cli import options as opt
 from sleepfm.cli.console import error_line, out, warning_line
-from sleepfm.cli.options import ConfigOption, ExecutorOption, SchedulerOption, SetOption, ShardOption, executor_cli
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
 
 def embed_command(
@@ -47,9 +48,10 @@ def embed_command(
         typer.Option("--workers", "-j", min=1, help="Studies at once: worker processes (default 1: this process, "
                      "on every core).", show_default=False),
     ] = None,
-    executor: ExecutorOption = None,
-    scheduler: SchedulerOption = None,
-    shard: ShardOption = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -70,10 +72,13 @@ def embed_command(
     assert isinstance(resolved, EmbedConfig)
     if resolved.out is None:
         raise UsageError("no output folder", fix="pass --out DIR")
+    from sleepfm.cli.progress import study_progress
+
     started = time.perf_counter()
     done, failed, chunks, hours = 0, [], 0, 0.0
-    with checkpoint_errors():
-        for outcome in run_embed(resolved, notify=warning_line):
+    with checkpoint_errors(), study_progress("embed", quiet=quiet) as progress:
+        for outcome in run_embed(resolved, notify=warning_line, on_start=progress.start):
+            progress.advance(outcome.path.name if isinstance(outcome, StudyFailure) else outcome.plan.path.name)
             if isinstance(outcome, StudyFailure):
                 failed.append(outcome)
                 continue
@@ -86,7 +91,8 @@ def embed_command(
                       f"{', '.join(str(p) for p in outcome.outputs)}", highlight=False)
     if done:
         out.print(f"embedded {done} {'study' if done == 1 else 'studies'} ({chunks} five-minute chunks, "
-                  f"{hours:.1f} h of recording) in {time.perf_counter() - started:.1f} s", highlight=False)
+                  f"{hours:.1f} h of recording) in {time.perf_counter() - started:.1f} s → {resolved.out}",
+                  highlight=False)
     if failed:
         if len(failed) == 1 and not done:
             raise failed[0].error

@@ -7,15 +7,8 @@ from typing import Annotated
 
 import typer
 
-from sleepfm.cli.options import (
-    ConfigOption,
-    ExecutorOption,
-    QuietOption,
-    SchedulerOption,
-    SetOption,
-    ShardOption,
-    executor_cli,
-)
+from sleepfm.cli import options as opt
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
 
 def preprocess_command(
@@ -29,14 +22,14 @@ def preprocess_command(
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                 help="CPU cores: processes across studies, threads within one.",
                                                 show_default=False)] = None,
-    executor: ExecutorOption = None,
-    scheduler: SchedulerOption = None,
-    shard: ShardOption = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
     channel_map: Annotated[Path | None, typer.Option("--channel-map",
                                                      help="JSON of the published channel_groups.json shape.",
                                                      show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies whose output exists.")] = False,
-    quiet: QuietOption = False,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:

@@ -124,6 +124,8 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
 
     write_json(out / "report.json", report)
     print_summary(console, report)
+    console.print(f"report → {out / 'report.json'}; figures, models and every step's outputs in {out}",
+                  highlight=False)
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,15 @@ def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
     return outcome
 
 
-def run_embed(config: EmbedConfig, *, notify: Notify | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None,
+              on_start: Callable[[int], None] | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
     """Embed ``config.inputs`` (this shard of them), writing each study as it completes when
-    ``config.out`` is set. One worker on the local executor streams every study through this
-    process; otherwise each study is a task (:mod:`sleepfm.execute`), in order of completion."""
+    ``config.out`` is set; ``on_start`` gets the number of studies. One worker on the local
+    executor streams every study through this process; otherwise each study is a task
+    (:mod:`sleepfm.execute`), in order of completion."""
     paths = select_shard(_check_inputs(config), config.shard)
+    if on_start is not None:
+        on_start(len(paths))
     assert config.checkpoint is not None
     checkpoint = load_checkpoint(config.checkpoint)
     embedder = make_embedder(config, checkpoint, notify, config.threads)  # checks the settings before any work
