@@ -11,7 +11,7 @@ from typing import Any
 from sleepfm.checkpoints.folder import Checkpoint, load_checkpoint
 from sleepfm.config import EmbedConfig, load_config, save_resolved_config
 from sleepfm.config.base import resolved_config_name
-from sleepfm.errors import InputError, UsageError
+from sleepfm.errors import InputError, SleepfmError, UsageError, disk_full
 from sleepfm.execute import Task, execute, select_shard
 from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
@@ -89,6 +89,12 @@ def _worker_embedder(settings: str) -> Embedder:
     return make_embedder(config, load_checkpoint(config.checkpoint), None, 1)  # type: ignore[arg-type]
 
 
+def _named(exc: Exception, path: Path) -> SleepfmError:
+    """A failure to write ``path``'s outputs as one line naming it."""
+    error = disk_full(exc) or exc
+    return InputError(" ".join(str(error).split()), where=path)
+
+
 def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
     """Embed one study in a worker process (one task of ``--workers N`` or ``--executor dask``);
     with ``config.out`` its files are written there and only what was done comes back."""
@@ -97,7 +103,10 @@ def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
     if isinstance(outcome, StudyFailure):
         raise outcome.error
     if config.out is not None:
-        outcome.outputs = write_study(config, outcome, embedder.checkpoint.path)
+        try:
+            outcome.outputs = write_study(config, outcome, embedder.checkpoint.path)
+        except (SleepfmError, OSError) as exc:
+            raise _named(exc, path) from None
         outcome.tokens, outcome.pooled = {}, {}
     return outcome
 
@@ -120,7 +129,11 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None,
     if config.executor == "local" and config.workers == 1:
         for outcome in embedder.run(paths):
             if isinstance(outcome, StudyEmbeddings) and config.out is not None:
-                outcome.outputs = write_study(config, outcome, checkpoint.path)
+                try:
+                    outcome.outputs = write_study(config, outcome, checkpoint.path)
+                except (SleepfmError, OSError) as exc:  # e.g. a full disk: this study fails, the next may fit
+                    yield StudyFailure(outcome.plan.path, _named(exc, outcome.plan.path))
+                    continue
             yield outcome
         return
     tasks = [Task.call(str(path), embed_study, path, config) for path in paths]

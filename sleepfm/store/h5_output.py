@@ -10,6 +10,7 @@ closes cleanly, and :meth:`H5Output.commit` then removes the temporary and raise
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from pathlib import Path
@@ -25,7 +26,8 @@ class _Sink(io.RawIOBase):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
+        # Unbuffered: a failed write surfaces in write(), not later in a seek that flushes.
+        self._file = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed in close()
         self.error: OSError | None = None
 
     def readable(self) -> bool:
@@ -47,14 +49,20 @@ class _Sink(io.RawIOBase):
         return self._file.readinto(buffer)
 
     def write(self, data: Any) -> int:
-        size = memoryview(data).nbytes
+        view = memoryview(data).cast("B")
         if self.error is None:
             try:
-                return self._file.write(data)
+                written = 0
+                while written < len(view):  # a raw write may be short, e.g. as the disk fills
+                    count = self._file.write(view[written:])
+                    if not count:
+                        raise OSError(errno.ENOSPC, "No space left on device", str(self._file.name))
+                    written += count
+                return written
             except OSError as exc:
                 self.error = exc
-        self._file.seek(size, io.SEEK_CUR)
-        return size
+        self._file.seek(len(view), io.SEEK_CUR)
+        return len(view)
 
     def truncate(self, size: int | None = None) -> int:
         if self.error is None:
