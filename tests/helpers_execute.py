@@ -53,3 +53,10 @@ def slow(marker: str, seconds: float = 3.0) -> str:
         handle.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return "finished"
+
+
+def where(before: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The names of the dask workers this chain of steps ran on, so far."""
+    from distributed import get_worker
+
+    return (*before, str(get_worker().name))

@@ -115,3 +115,19 @@ def test_a_gpu_task_with_no_gpu_worker_fails_in_one_line_instead_of_waiting() ->
         with pytest.raises(UsageError, match="no dask worker advertises a GPU resource") as caught:
             list(execute([Task.call("night.edf", h.square, 2, gpu=True)], options, workers=1))
     assert "--resources GPU=1" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_gpu_steps_go_only_to_workers_that_advertise_a_gpu() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    from distributed.deploy.spec import SpecCluster
+
+    workers = {"cpu": {"cls": distributed.Worker, "options": {"nthreads": 1}},
+               "gpu": {"cls": distributed.Worker, "options": {"nthreads": 1, "resources": {"GPU": 1}}}}
+    scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
+    with SpecCluster(workers=workers, scheduler=scheduler) as cluster:
+        options = ExecutorOptions(executor="dask", scheduler=cluster.scheduler_address)
+        tasks = [Task(str(i), (Step(h.where), Step(h.where, gpu=True))) for i in range(6)]
+        chains = [o.value for o in execute(tasks, options)]
+    assert len(chains) == 6 and all(second == "gpu" for _, second in chains)
+    assert {first for first, _ in chains} <= {"cpu", "gpu"}

@@ -76,7 +76,7 @@ def connect(workers: int, scheduler: str | None, retries: int, gpu: bool) -> Ite
     resources = {"GPU": 1} if gpu and _local_gpu() else None
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}), main_not_reimported():
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR, resources=resources)
+                                           dashboard_address=None, silence_logs=logging.CRITICAL, resources=resources)
         try:
             with distributed.Client(cluster) as client:
                 yield client
