@@ -17,9 +17,11 @@ Builds a cohort of N synthetic nights (16 channels at 256/32/1 Hz, EDF+C, as
     /proc/cpuinfo); skipped, saying why, elsewhere;
 
 each in its own process, on the published-format checkpoints of ../shared/reference (random
-weights: the same work as the released ones). It prints nights per hour, the ratios (goals:
-(b) ≥ 4× (a); (c) within 10 % of (b)) and the dask scheduler's overhead per task, measured
-with empty tasks on a cluster of the same size (docs/scale.md uses it to scale on paper).
+weights: the same work as the released ones). sleepfm runs with ``staging.plots=false`` and
+``risk.enabled=off``, as the published steps draw no figure and compute no risk. It prints
+nights per hour, the ratios (goals: (b) ≥ 4× (a); (c) within 10 % of (b)) and the dask
+scheduler's overhead per task, measured with empty tasks on a cluster of the same size
+(docs/scale.md uses it to scale on paper).
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def timed(command: list[str]) -> float:
 
 def run_command(data: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "sleepfm", "run", "--plugin", "cohort-edf", "--data", str(data), "--out", str(out),
-            "--checkpoints", str(COMPAT), "--quiet", "--set", "risk.enabled=off", *extra]
+            "--checkpoints", str(COMPAT), "--quiet", "--set", "risk.enabled=off", "--set", "staging.plots=false",
+            *extra]
 
 
 def dask_overhead(workers: int, tasks: int = 200) -> float:
