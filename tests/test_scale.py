@@ -131,6 +131,8 @@ def test_the_python_api_from_an_unguarded_script(shared: Path, clinic: Path, tmp
             handle.write("run\\n")
         report = sleepfm.preprocess({str(clinic)!r}, {str(tmp_path / 'h5')!r}, workers=2)
         print("preprocessed", report.count("done"))
+        report = sleepfm.preprocess({str(clinic)!r}, {str(tmp_path / 'dask')!r}, executor="dask", workers=2)
+        print("on dask", report.count("done"))
         nights = sleepfm.stage([{str(clinic / 'night1.edf')!r}, {str(clinic / 'night2.edf')!r}],
                                {str(shared / COMPAT)!r}, workers=2)
         print("staged", [(n.key, len(n.stages), n.files) for n in nights])
@@ -138,7 +140,8 @@ def test_the_python_api_from_an_unguarded_script(shared: Path, clinic: Path, tmp
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert "preprocessed 2" in done.stdout and "staged [('night1', 20, []), ('night2', 12, [])]" in done.stdout
+    assert "preprocessed 2" in done.stdout and "on dask 2" in done.stdout
+    assert "staged [('night1', 20, []), ('night2', 12, [])]" in done.stdout
     assert (tmp_path / "runs").read_text() == "run\n"
 
 
