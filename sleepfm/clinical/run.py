@@ -218,6 +218,7 @@ class RunAnalysis:
     studies: dict[str, Study]
     persons: dict[str, tuple[float, str] | None] = field(default_factory=dict)
     risk: bool = False
+    labels: Path | None = None  # the phecode table risk found (absolute: workers may run elsewhere)
     step: str = "stage"
 
     def __call__(self, recording: Recording) -> RunStudyResult:
@@ -227,7 +228,7 @@ class RunAnalysis:
         _stage_study(study, recording, record, runner, self.config, self.checkpoints, self.out)
         hazards = None
         if self.risk:
-            model = risk_model(self.checkpoints, self.config.risk.labels, self.config.embed.device)
+            model = risk_model(self.checkpoints, self.labels, self.config.embed.device)
             try:
                 values = _risk_study(study, recording, record, model, self.persons.get(study.id), self.config,
                                      self.out)
@@ -271,9 +272,10 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     say(f"{len(studies)} studies found by {config.cohort.name}, "
         f"{sum(s.hypnogram_path is not None for s in studies)} with a scored hypnogram{shard}")
 
+    labels = risk.model.labels_path.absolute() if risk.model is not None else None
     analysis = RunAnalysis(config, out, checkpoints, {s.id: s for s in mine},
                            {s.id: risk.participant(s) for s in mine} if risk.model is not None else {},
-                           risk=risk.model is not None)
+                           risk=risk.model is not None, labels=labels)
     if on_start is not None:
         on_start(len(mine))
     pipeline = Pipeline(out, checkpoints.path("base"), _settings(config), analysis)
@@ -301,6 +303,6 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     write_listing(out, config.shard, [s.id for s in mine], run)
     if config.shard is not None:
         return RunOutcome(records, [])
-    labels = risk.model.labels if risk.model is not None else None
-    return RunOutcome(records, finish_report(out, run, records, hazards, cohort, data, labels, config.report.format,
+    table = risk.model.labels if risk.model is not None else None
+    return RunOutcome(records, finish_report(out, run, records, hazards, cohort, data, table, config.report.format,
                                              say))

@@ -136,7 +136,10 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None,
                     continue
             yield outcome
         return
-    tasks = [Task.call(str(path), embed_study, path, config) for path in paths]
+    # Tasks may run on other machines, from another folder: every path they get is absolute.
+    given = {"checkpoint": config.checkpoint, "out": config.out, "channel_map": config.channel_map}
+    settings = config.model_copy(update={k: Path(v).absolute() for k, v in given.items() if v is not None})
+    tasks = [Task.call(str(path), embed_study, path.absolute(), settings) for path in paths]
     for done in execute(tasks, config, workers=config.workers):
         yield done.value if done.ok else StudyFailure(Path(done.task.key), InputError(done.error or "failed"))
 

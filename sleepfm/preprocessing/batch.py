@@ -141,6 +141,10 @@ def _run(jobs: list[Job], config: PreprocessConfig, processes: int, threads: int
     """Convert ``jobs`` with the configured executor (:mod:`sleepfm.execute`)."""
     if config.executor == "dask":
         processes, threads = config.workers, config.threads or 1
+        # Tasks may run on other machines, from another folder: every path they get is absolute.
+        jobs = [(source.absolute(), target.absolute()) for source, target in jobs]
+        if config.channel_map is not None:
+            config = config.model_copy(update={"channel_map": Path(config.channel_map).absolute()})
     options = convert_options(config, threads)
     tasks = [Task.call(str(source), convert_file, source, target, options) for source, target in jobs]
     targets = dict(jobs)
