@@ -44,7 +44,10 @@ class Recording:
     failed_step: str | None = None
     error: str | None = None
     reused: list[str] = field(default_factory=list)
-    result: Any = None  # what the command's own step made of it (its analysis)
+    # What the command's own step (its analysis) needs about this recording alone — a cohort's
+    # Study, a scored hypnogram — so that a task carries its own and not every other's.
+    context: Any = None
+    result: Any = None  # what the command's own step made of it
 
     @property
     def ok(self) -> bool:

@@ -29,7 +29,7 @@ the shards' records without recomputing anything (:mod:`sleepfm.clinical.run_rec
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,14 +215,13 @@ class RunAnalysis:
     config: RunConfig
     out: Path
     checkpoints: CheckpointSet
-    studies: dict[str, Study]
-    persons: dict[str, tuple[float, str] | None] = field(default_factory=dict)
     risk: bool = False
     labels: Path | None = None  # the phecode table risk found (absolute: workers may run elsewhere)
     step: str = "stage"
 
     def __call__(self, recording: Recording) -> RunStudyResult:
-        study = self.studies[recording.key]
+        """``recording.context``: ``(study, (age, sex) or None)``."""
+        study, person = recording.context
         record = study_record(study)
         runner = staging_runner(self.checkpoints.path("staging"), self.config.embed.device)
         _stage_study(study, recording, record, runner, self.config, self.checkpoints, self.out)
@@ -230,8 +229,7 @@ class RunAnalysis:
         if self.risk:
             model = risk_model(self.checkpoints, self.labels, self.config.embed.device)
             try:
-                values = _risk_study(study, recording, record, model, self.persons.get(study.id), self.config,
-                                     self.out)
+                values = _risk_study(study, recording, record, model, person, self.config, self.out)
             except Exception as exc:  # noqa: BLE001 - the staging stands; the risk step failed
                 record.fail("risk", exc)
             else:
@@ -273,14 +271,13 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
         f"{sum(s.hypnogram_path is not None for s in studies)} with a scored hypnogram{shard}")
 
     labels = risk.model.labels_path.absolute() if risk.model is not None else None
-    analysis = RunAnalysis(config, out, checkpoints, {s.id: s for s in mine},
-                           {s.id: risk.participant(s) for s in mine} if risk.model is not None else {},
-                           risk=risk.model is not None, labels=labels)
+    analysis = RunAnalysis(config, out, checkpoints, risk=risk.model is not None, labels=labels)
     if on_start is not None:
         on_start(len(mine))
     pipeline = Pipeline(out, checkpoints.path("base"), _settings(config), analysis)
-    recordings = run_pipeline([Recording(s.id, s.signal_path) for s in mine], pipeline, config,
-                              workers=config.preprocess.workers, on_done=on_done)
+    recordings = [Recording(s.id, s.signal_path, context=(s, risk.participant(s) if risk.model else None))
+                  for s in mine]
+    recordings = run_pipeline(recordings, pipeline, config, workers=config.preprocess.workers, on_done=on_done)
     for line in summary(recordings):
         say(line)
     records, hazards = [], {}

@@ -83,11 +83,13 @@ def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
 
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None, models: CheckpointSet,
                    settings: PrepareSettings, notify: Notify | None, analysis: Analysis,
-                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None) -> list[Recording]:
+                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None,
+                   contexts: Mapping[str, Any] | None = None) -> list[Recording]:
     """Prepare ``sources`` in a work folder and run ``analysis`` on each one that is ready, with
-    the executor ``execution`` (default: local); a recording's failure spares the others."""
+    the executor ``execution`` (default: local); a recording's failure spares the others.
+    ``contexts`` gives a recording (by stem) what its analysis needs about it alone."""
     say = notify or (lambda _: None)
-    recordings = [Recording(source.stem, source) for source in sources]
+    recordings = [Recording(source.stem, source, context=(contexts or {}).get(source.stem)) for source in sources]
     with WorkFolder(work, out) as folder:
         pipeline = Pipeline(folder, models.path("base"), settings, analysis)
         done = run_pipeline(recordings, pipeline, execution or ExecutorOptions(), workers=settings.workers,
@@ -135,12 +137,12 @@ class StageAnalysis:
     device: str
     options: StageOptions
     out: Path | None
-    scored: Mapping[str, Hypnogram] = field(default_factory=dict)
     step: str = "stage"
 
     def __call__(self, recording: Recording) -> StageResult:
+        """``recording.context``: its scored hypnogram, if any."""
         runner = staging_runner(self.models.path("staging"), self.device)
-        night, outputs = stage_one(recording, runner, self.scored.get(recording.key), self.options, self.models)
+        night, outputs = stage_one(recording, runner, recording.context, self.options, self.models)
         files = outputs.write(self.out, recording.key) if self.out is not None else []
         return StageResult(night, outputs.stats, files)
 
@@ -163,9 +165,9 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None,
     models = CheckpointSet(Path(checkpoints).absolute(), {"staging": head}).require("base", "staging")
     if not (execution.executor == "dask" and settings.device == "cuda"):
         staging_runner(models.path("staging"), settings.device)  # a head that does not load fails before any work
-    analysis = StageAnalysis(models, settings.device, options, out, scored)
+    analysis = StageAnalysis(models, settings.device, options, out)
     return each_recording(select_shard(sources, execution.shard), work, out, models, settings, notify, analysis,
-                          execution, on_done)
+                          execution, on_done, contexts=scored)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
