@@ -125,6 +125,19 @@ def synthetic_checkpoint(folder: Path) -> Path:
     return folder
 
 
+def setup(tmp: Path, hours: float, checkpoint: Path | None) -> tuple[Path, Path, Path]:
+    """``(checkpoint, channel table, night)`` in ``tmp``: the given or shared checkpoint (else a
+    synthetic one), the night's channel table as JSON, and the synthetic night."""
+    checkpoint = checkpoint or (REFERENCE / "sleepfm-compat" / "model_base")
+    if not (checkpoint / "config.json").is_file():
+        checkpoint = synthetic_checkpoint(tmp / "model_base")
+    table_path = tmp / "channel_groups.json"
+    table_path.write_text(json.dumps(CHANNELS))
+    night = tmp / "night.hdf5"
+    write_night(night, hours)
+    return checkpoint, table_path, night
+
+
 def compare(ours: Path, published: Path, stem: str) -> float:
     worst = 0.0
     with h5py.File(ours / f"{stem}.h5") as mine:
@@ -151,14 +164,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sleepfm-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        checkpoint = args.checkpoint or (REFERENCE / "sleepfm-compat" / "model_base")
-        if not (checkpoint / "config.json").is_file():
-            checkpoint = synthetic_checkpoint(tmp / "model_base")
-        table_path = tmp / "channel_groups.json"
-        table_path.write_text(json.dumps(CHANNELS))
-        night = tmp / "night.hdf5"
         started = time.perf_counter()
-        write_night(night, args.hours)
+        checkpoint, table_path, night = setup(tmp, args.hours, args.checkpoint)
         print(f"synthetic night: {args.hours:g} h, {sum(map(len, CHANNELS.values()))} channels "
               f"({', '.join(f'{m} {len(c)}' for m, c in CHANNELS.items())}) + 1 unmapped, written in "
               f"{time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}")

@@ -6,11 +6,10 @@ when the function that needs them is first used.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 from sleepfm.hookspecs import hookimpl
+from sleepfm.lazy import lazy_attributes
 
 # name -> "module:attribute", resolved on first access (PEP 562) so `import sleepfm` stays light.
 _LAZY: dict[str, str] = {
@@ -29,20 +28,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'sleepfm' has no attribute {name!r}")
-    import importlib
-
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 __all__ = ["__version__", "hookimpl", *_LAZY]

@@ -50,6 +50,11 @@ def sleepfm_register_label_readers(register: Register) -> None:
 
 
 @hookspec
+def sleepfm_register_hypnogram_writers(register: Register) -> None:
+    """Register HypnogramWriter classes (:mod:`sleepfm.interfaces.hypnogram_writer`)."""
+
+
+@hookspec
 def sleepfm_register_channel_mappers(register: Register) -> None:
     """Register ChannelMapper classes (:mod:`sleepfm.interfaces.channel_mapper`)."""
 

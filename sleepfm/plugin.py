@@ -14,7 +14,8 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 
 * registration: :data:`hookimpl`, :class:`Register`;
 * interfaces: :class:`SignalReader`, :class:`Recording`, :class:`ChannelInfo`,
-  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`, :class:`Cohort`,
+  :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`,
+  :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`,
   :class:`Study`, :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`,
   :class:`Model`, :class:`Head`, :class:`Loss`;
 * data types: :class:`Modality`, :data:`MODALITIES`, :class:`Hypnogram`, :class:`Stage`,
@@ -25,17 +26,16 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 * helpers for cohort adapters: folder walking (:func:`require_folder`, :func:`walk`,
   :func:`check_unique`, :func:`is_signal_file`), table reading (:func:`read_table`,
   :func:`numbers`, :func:`map_sex`, :func:`demographics_frame`, :func:`outcome_frame`,
-  :data:`STUDY_ID`), :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel
+  :data:`STUDY_ID`; :func:`read_age_sex` and :func:`read_outcomes` for tables in sleepfm's and
+  the published formats, docs/tables.md), :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel
   table to subclass);
 * helpers for models and heads: :func:`sinusoid_table` (the published positional table).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from sleepfm.hookspecs import Register, hookimpl
+from sleepfm.lazy import lazy_attributes
 
 #: name → "module:attribute", imported on first access.
 _EXPORTS: dict[str, str] = {
@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "ChannelMapper": "sleepfm.interfaces.channel_mapper:ChannelMapper",
     "ChannelAssignment": "sleepfm.interfaces.channel_mapper:ChannelAssignment",
     "LabelReader": "sleepfm.interfaces.label_reader:LabelReader",
+    "HypnogramWriter": "sleepfm.interfaces.hypnogram_writer:HypnogramWriter",
+    "HypnogramExport": "sleepfm.interfaces.hypnogram_writer:HypnogramExport",
     "Cohort": "sleepfm.interfaces.cohort:Cohort",
     "Study": "sleepfm.interfaces.cohort:Study",
     "TorchComponent": "sleepfm.interfaces.component:TorchComponent",
@@ -76,12 +78,14 @@ _EXPORTS: dict[str, str] = {
     "walk": "sleepfm.cohorts.files:walk",
     "check_unique": "sleepfm.cohorts.files:check_unique",
     "is_signal_file": "sleepfm.cohorts.files:is_signal_file",
-    "STUDY_ID": "sleepfm.cohorts.tables:STUDY_ID",
-    "read_table": "sleepfm.cohorts.tables:read_table",
-    "numbers": "sleepfm.cohorts.tables:numbers",
-    "map_sex": "sleepfm.cohorts.tables:map_sex",
-    "demographics_frame": "sleepfm.cohorts.tables:demographics_frame",
-    "outcome_frame": "sleepfm.cohorts.tables:outcome_frame",
+    "STUDY_ID": "sleepfm.labels.tables:STUDY_ID",
+    "read_table": "sleepfm.labels.tables:read_table",
+    "numbers": "sleepfm.labels.tables:numbers",
+    "map_sex": "sleepfm.labels.tables:map_sex",
+    "demographics_frame": "sleepfm.labels.tables:demographics_frame",
+    "outcome_frame": "sleepfm.labels.tables:outcome_frame",
+    "read_age_sex": "sleepfm.labels.tables:read_age_sex",
+    "read_outcomes": "sleepfm.labels.tables:read_outcomes",
     "read_hypnogram": "sleepfm.labels:read_hypnogram",
     "TableMapper": "sleepfm.map.table:TableMapper",
     # model and head helpers
@@ -89,21 +93,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'sleepfm.plugin' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
 
 
 __all__ = ["Register", "hookimpl", *_EXPORTS]
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    pass

@@ -1,10 +1,10 @@
 """The component registry: every reader, mapper, model, head, loss and cohort sleepfm knows.
 
 Plugins are Python modules advertised as entry points in group ``sleepfm``. sleepfm's own
-built-ins (:data:`sleepfm.plugins.BUILTIN_PLUGINS`) are declared the same way in its
-``pyproject.toml`` and load through the same code path as a lab's pip package; only when
-sleepfm runs from a source tree without installed metadata are they imported from that
-tuple directly.
+built-ins (the modules of :mod:`sleepfm.plugins`) are declared the same way, once, in its
+``pyproject.toml``, and load through the same code path as a lab's pip package; only when
+sleepfm runs from a source tree without installed metadata are those declarations read from
+the ``pyproject.toml`` itself (:func:`declared_builtins`).
 
 Loading is lazy (first :func:`get`, :func:`names` or CLI start-up) and happens once.
 Environment variables:
@@ -21,15 +21,21 @@ import difflib
 import importlib
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from sleepfm import hookspecs
-from sleepfm.errors import DuplicateComponentError, UnknownComponentError
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: no source-tree fallback (see declared_builtins)
+    tomllib = None  # type: ignore[assignment]
+
+from sleepfm import __version__, factory, hookspecs
+from sleepfm.errors import ConfigError, DuplicateComponentError, RegistryError, SleepfmError, UnknownComponentError
 from sleepfm.registry_records import (  # re-exported: the registry's public records
     COMMANDS,
     DISTRIBUTION,
@@ -46,6 +52,8 @@ if TYPE_CHECKING:
     import typer
 
 ENTRY_POINT_GROUP = "sleepfm"
+#: The folder holding sleepfm's pyproject.toml when it runs from a source tree.
+SOURCE_TREE = Path(__file__).resolve().parents[1]
 
 
 def _env_list(var: str) -> list[str] | None:
@@ -71,12 +79,7 @@ def check_kind(kind: str, *, allow_commands: bool = False) -> str:
 class Registry:
     """A pluggy plugin manager plus the components its plugins registered."""
 
-    def __init__(self, *, builtins: Iterable[str] | None = None) -> None:
-        if builtins is None:
-            from sleepfm.plugins import BUILTIN_PLUGINS
-
-            builtins = BUILTIN_PLUGINS
-        self._builtin_modules = tuple(builtins)
+    def __init__(self) -> None:
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
@@ -121,16 +124,10 @@ class Registry:
         if builtin_eps:
             builtin_loaders = [(info, ep.load) for ep, info in builtin_eps]
         else:
-            # Running from a source tree with no installed metadata: same modules, same path.
-            from sleepfm import __version__
-
-            builtin_loaders = [
-                (
-                    PluginInfo(mod.rsplit(".", 1)[-1], mod, DISTRIBUTION, __version__),
-                    _importer(mod),
-                )
-                for mod in self._builtin_modules
-            ]
+            # Running from a source tree with no installed metadata: the entry points its
+            # pyproject.toml declares, loaded the same way.
+            builtin_loaders = [(PluginInfo(name, module, DISTRIBUTION, __version__), _importer(module))
+                               for name, module in declared_builtins()]
 
         for info, loader in builtin_loaders:
             if _blocked(info, disabled):
@@ -290,6 +287,21 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return [entry.name for entry in self.entries(kind)]
 
+    def create(self, kind: str, name: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """The component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`)."""
+        return factory.build(self.get(kind, name), kind, name, params, **options)
+
+
+def declared_builtins(pyproject: Path = SOURCE_TREE / "pyproject.toml") -> list[tuple[str, str]]:
+    """``(name, module)`` of sleepfm's built-in plugins, read from the entry points its
+    ``pyproject.toml`` declares — the one place they are listed. Used only when sleepfm runs
+    from a source tree without installed metadata."""
+    if tomllib is None or not pyproject.is_file():
+        raise RegistryError("sleepfm's built-in plugins are not installed: no entry points and no pyproject.toml",
+                            where=pyproject.parent, fix="install sleepfm (pip install -e . in its source tree)")
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["entry-points"][ENTRY_POINT_GROUP]
+    return [(str(name), str(module)) for name, module in declared.items()]
+
 
 def _canonical(dist_name: str) -> str:
     return dist_name.replace("_", "-").lower()
@@ -353,3 +365,30 @@ def names(kind: str) -> list[str]:
 def entry(kind: str, name: str) -> ComponentEntry:
     """The registry entry (component plus provenance) of ``kind``/``name``."""
     return get_registry().entry(kind, name)
+
+
+def create(
+    kind: str,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    given: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    task: str | None = None,
+    key: str | None = None,
+    error: type[SleepfmError] = ConfigError,
+    where: str | Path | None = None,
+    given_by: str = "data",
+) -> Any:
+    """Build the registered ``kind``/``name`` from ``params``: the one way every component is made.
+
+    ``given`` holds the values the data decide (``{"embed_dim": 128, "num_classes": 5}``); the
+    component must declare each in ``data_given``, and a user value that differs is refused.
+    ``defaults`` fill fields the params leave unset (a parent's dropout). ``task`` refuses a
+    head or loss of another task. ``key`` is the config key naming the component (``"head"``),
+    used in messages (``head.params.num_classes``); ``error`` and ``where`` say how a problem is
+    raised; ``given_by`` names who gives ``given`` (``"model"`` for a model's parts). See
+    :mod:`sleepfm.factory`.
+    """
+    return get_registry().create(kind, name, params, given=given, defaults=defaults, task=task, key=key,
+                                 error=error, where=where, given_by=given_by)

@@ -6,11 +6,11 @@ logic there stays readable on its own.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from sleepfm.errors import RegistryError
+from sleepfm.lazy import import_target
 
 DISTRIBUTION = "sleepfm"
 
@@ -18,6 +18,7 @@ DISTRIBUTION = "sleepfm"
 KINDS: dict[str, str] = {
     "readers": "signal reader",
     "label_readers": "label reader",
+    "hypnogram_writers": "hypnogram writer",
     "channel_mappers": "channel mapper",
     "tokenizers": "tokenizer",
     "poolers": "pooler",
@@ -63,14 +64,7 @@ class ComponentEntry:
     def load(self) -> Any:
         """The component itself, importing it first when it was registered as ``"module:attr"``."""
         if self._loaded is None:
-            if isinstance(self.target, str):
-                module_name, _, attr = self.target.partition(":")
-                obj: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    obj = getattr(obj, part)
-                self._loaded = obj
-            else:
-                self._loaded = self.target
+            self._loaded = import_target(self.target) if isinstance(self.target, str) else self.target
         return self._loaded
 
     def as_dict(self) -> dict[str, str]:

@@ -137,3 +137,38 @@ def test_resolved_config_round_trips(tmp_path) -> None:
     again = load_config(path)
     assert again == config
     assert not list((tmp_path / "run").glob("*.tmp")), "written atomically"
+
+
+def test_naming_another_head_resets_its_params_to_that_heads_defaults() -> None:
+    # The shipped file sets lstm-staging's params; switching the head used to keep them
+    # ("head.params.pooling_head: unknown key").
+    config = load_config(REPO / "configs" / "finetune-staging.yaml", workflow="finetune-staging",
+                         overrides=["head.name=transformer-staging"])
+    assert config.head.name == "transformer-staging" and config.head.params == {}
+    config = load_config(REPO / "configs" / "finetune-staging.yaml", workflow="finetune-staging",
+                         overrides=["head.params.d_model=64", "head.name=transformer-staging"])
+    assert config.head.params == {"d_model": 64}, "params given with the new name are kept, in any order"
+    config = load_config(REPO / "configs" / "finetune-staging.yaml", workflow="finetune-staging",
+                         overrides=["head.name=lstm-staging", "head.params.num_layers=2"])
+    assert config.head.params["num_layers"] == 2 and config.head.params["pooling_head"] == 4, "same name: merged"
+
+
+def test_a_misspelt_key_gets_a_did_you_mean() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, workflow="finetune-staging", overrides=["trainer.batchsize=4"])
+    assert "trainer.batchsize: unknown key" in str(caught.value)
+    assert "did you mean trainer.batch_size?" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"did you mean head\.params\.num_layers\?"):
+        load_config(None, workflow="finetune-staging", overrides=["head.params.num_layer=2"])
+    with pytest.raises(ConfigError, match=r"did you mean 'lstm-staging'"):
+        load_config(None, workflow="finetune-staging", overrides=["head.name=lstm-stagin"])
+
+
+def test_config_validate_checks_cohort_and_nested_component_params(tmp_path) -> None:
+    path = write(tmp_path, {"workflow": "run", "cohort": {"name": "cohort-edf", "params": {"recursiv": True}}})
+    with pytest.raises(ConfigError, match=r"cohort\.params\.recursiv: unknown key"):
+        load_config(path)
+    path = write(tmp_path, {"workflow": "pretrain", "model": {"name": "set-transformer", "params": {
+        "tokenizer": {"name": "cnn-patch", "params": {"kernel": 5}}}}}, name="p.yaml")
+    with pytest.raises(ConfigError, match=r"model\.params\.tokenizer\.params\.kernel: unknown key"):
+        load_config(path)

@@ -136,8 +136,8 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, make_plugin) -> No
 def diagnosis_validation(folder: Path, rank: int, world: int) -> float:
     """Validation loss of a tiny Cox head over 5 studies, sharded as the trainer shards it."""
     from sleepfm import registry
+    from sleepfm.labels.tables import read_demographics, read_outcomes
     from sleepfm.train.datasets import EmbeddingDataset, collate_embeddings
-    from sleepfm.train.labels import read_demographics, read_outcomes
     from sleepfm.train.sampler import ResumableSampler
     from sleepfm.train.tasks import DiagnosisTask
 

@@ -149,5 +149,3 @@ def test_problems_are_explained(tmp_path: Path, checkpoint: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="CUDA is not available"):
             sleepfm.embed(tmp_path / "ok.h5", checkpoint, device="cuda")
-    with pytest.raises(UsageError, match="bf16"):
-        sleepfm.embed(tmp_path / "ok.h5", checkpoint, device="cpu", precision="bf16")

@@ -124,7 +124,7 @@ def test_gpu_steps_go_only_to_workers_that_advertise_a_gpu() -> None:
 
     workers = {"cpu": {"cls": distributed.Worker, "options": {"nthreads": 1}},
                "gpu": {"cls": distributed.Worker, "options": {"nthreads": 1, "resources": {"GPU": 1}}}}
-    scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": None}}
+    scheduler = {"cls": distributed.Scheduler, "options": {"dashboard": False}}
     with SpecCluster(workers=workers, scheduler=scheduler) as cluster:
         options = ExecutorOptions(executor="dask", scheduler=cluster.scheduler_address)
         tasks = [Task(str(i), (Step(h.where), Step(h.where, gpu=True))) for i in range(6)]

@@ -68,6 +68,23 @@ def test_hook_sleepfm_register_label_readers(make_plugin) -> None:
     assert hypnogram.counts()["W"] == 2 and hypnogram.counts()["REM"] == 1
 
 
+def test_hook_sleepfm_register_hypnogram_writers(make_plugin) -> None:
+    body = '''
+    class StageDigits(HypnogramWriter):
+        """Stages as one digit per epoch."""
+        extensions = (".digits",)
+        suffix = ".digits"
+        def render(self, export, name):
+            return {name: "".join(str(int(s)) for s in export.hypnogram.stages).encode()}
+    '''
+    reg = _install(make_plugin, "sleepfm_register_hypnogram_writers", "digits", "StageDigits", body,
+                   "from sleepfm.plugin import HypnogramWriter")
+    from sleepfm.plugin import Hypnogram, HypnogramExport
+
+    files = reg.get("hypnogram_writers", "digits")().render(HypnogramExport(Hypnogram([0, 2, 4])), "n.digits")
+    assert files == {"n.digits": b"024"}
+
+
 def test_hook_sleepfm_register_channel_mappers(make_plugin) -> None:
     body = '''
     class EverythingIsEeg(ChannelMapper):
@@ -188,7 +205,7 @@ def test_every_hook_is_documented_and_tested() -> None:
         if f"test_hook_{name}" not in tests:
             problems.append(f"no test named test_hook_{name}")
     assert not problems, problems
-    assert len(_hook_names()) == 10
+    assert len(_hook_names()) == 11
 
 
 def test_stage_file_fixture_is_what_the_label_hook_test_reads() -> None:

@@ -30,7 +30,9 @@ def test_hmc_to_csv_with_events_stats_and_plot(shared: Path, tmp_path: Path, cap
     assert code == 0
     assert "854 epochs of 30 s" in capsys.readouterr().out
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["onset", "duration", "stage"] and len(frame) == 854
+    assert list(frame.columns) == ["onset", "duration", "clock_time", "stage"] and len(frame) == 854
+    assert frame["clock_time"].iloc[:3].tolist() == ["2001-01-01T23:59:30", "2001-01-02T00:00:00",
+                                                     "2001-01-02T00:00:30"]  # header start 23:59:30
     assert frame["stage"].value_counts().to_dict() == {"N2": 430, "W": 151, "REM": 141, "N1": 109, "N3": 23}
     assert frame["onset"].iloc[-1] == 853 * 30 and (frame["duration"] == 30).all()
     events = pd.read_csv(tmp_path / "events.csv")
@@ -75,7 +77,7 @@ def test_forced_format(tmp_path: Path) -> None:
     (None, [], 1, "file not found"),
     ("[Hypnogram]\n5\n", ["--format", "nope"], 2, "no label reader named 'nope'"),
     ("[Hypnogram]\n5\n9\n", [], 1, "line 3: '9' is not a DREAMS RK code"),
-    ("just some notes\n", [], 1, "not a hypnogram format sleepfm recognises — supported formats: dreams"),
+    ("just some notes\n", [], 1, "not a hypnogram format sleepfm recognises — supported formats: bids-tsv, dreams"),
     ("[Hypnogram]\n5\n", ["--unscored", "S4"], 2, "unscored: 'S4' is not a stage"),
 ])
 def test_bad_input_one_line_and_no_output(tmp_path: Path, capsys, make, args, code, message) -> None:

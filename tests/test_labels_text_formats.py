@@ -16,7 +16,8 @@ from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import canonical_event, make_mapping
 
 W, N1, N2, N3, R, U = 0, 1, 2, 3, 4, -1
-ALL_FORMATS = "dreams, dreams-aasm, dreams-rk, edf, epoch-csv, nsrr-xml, profusion-xml, published-csv, slpdb"
+ALL_FORMATS = ("bids-tsv, dreams, dreams-aasm, dreams-rk, edf, edfbrowser, epoch-csv, nsrr-xml, profusion-xml, "
+               "published-csv, slpdb")
 
 
 def _lines(path: Path, *lines: object) -> Path:

@@ -20,11 +20,11 @@ from sleepfm.evaluate.concordance import (
 from sleepfm.evaluate.diagnosis import (
     SurvivalLabels,
     evaluate_diagnosis,
-    read_label_mapping,
     read_outcome_table,
     write_diagnosis_report,
     write_outcome_table,
 )
+from sleepfm.labels.tables import read_label_mapping
 
 
 def survival_sample(rng: np.random.Generator, n: int, *, ties: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,8 +11,7 @@ import tomllib
 
 from sleepfm import registry
 from sleepfm.errors import DuplicateComponentError, RegistryError, UnknownComponentError
-from sleepfm.plugins import BUILTIN_PLUGINS
-from sleepfm.registry import KINDS, PluginWarning, Registry
+from sleepfm.registry import KINDS, PluginWarning, Registry, declared_builtins
 
 from .conftest import REPO
 
@@ -37,11 +36,13 @@ def external_losses(reg: Registry) -> list[str]:
     return [entry.name for entry in reg.entries("losses") if not entry.plugin.builtin]
 
 
-def test_builtin_tuple_matches_declared_and_installed_entry_points() -> None:
+def test_builtins_are_declared_once_and_installed_as_declared() -> None:
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["sleepfm"]
-    assert tuple(declared.values()) == BUILTIN_PLUGINS
-    installed = {ep.value for ep in metadata.distribution("sleepfm").entry_points if ep.group == "sleepfm"}
-    assert installed == set(BUILTIN_PLUGINS), "reinstall sleepfm (make venv) after changing its entry points"
+    assert declared_builtins() == list(declared.items())
+    modules = {f"sleepfm.plugins.{p.stem}" for p in (REPO / "sleepfm" / "plugins").glob("*.py") if p.stem != "__init__"}
+    assert set(declared.values()) == modules, "every module of sleepfm/plugins is a declared built-in"
+    installed = {(ep.name, ep.value) for ep in metadata.distribution("sleepfm").entry_points if ep.group == "sleepfm"}
+    assert installed == set(declared.items()), "reinstall sleepfm (make venv) after changing its entry points"
 
 
 def test_builtins_load_through_entry_points_with_provenance() -> None:
@@ -219,7 +220,7 @@ def test_loading_is_lazy_and_happens_once(make_plugin) -> None:
 
 
 def test_source_tree_fallback_uses_the_builtin_tuple(monkeypatch) -> None:
-    # Without installed metadata the same modules load from BUILTIN_PLUGINS.
+    # Without installed metadata the same modules load from the entry points pyproject.toml declares.
     monkeypatch.setattr(Registry, "_entry_points", lambda self: [])
     reg = Registry().load()
     assert reg.plugins["core"].module == "sleepfm.plugins.core"

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepfm.clinical.risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
+from sleepfm.clinical.risk_table import find_label_mapping, risk_table, write_risk
 from sleepfm.config.demographics import DemographicsEncoding, check_age, check_sex
 from sleepfm.errors import InputError, UsageError
+from sleepfm.labels.tables import read_label_mapping
 
 
 def test_default_encoding_reproduces_the_published_demo_value() -> None:

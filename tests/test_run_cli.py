@@ -78,7 +78,7 @@ def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsy
     empty.mkdir()
     cases = [
         (["run", "--plugin", "cohort-nope", "--data", str(clinic), "--out", str(tmp_path / "o"), "--checkpoints",
-          compat], 2, "unknown cohort 'cohort-nope'; available cohorts: cohort-edf"),
+          compat], 2, "unknown cohort 'cohort-nope'; available cohorts: cohort-bids, cohort-edf"),
         (["run", "--data", str(clinic), "--out", str(clinic), "--checkpoints", compat], 2,
          "--out is the data folder"),
         (["run", "--data", str(empty), "--out", str(tmp_path / "o"), "--checkpoints", compat], 1,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
-from sleepfm.errors import InputError
+from sleepfm.errors import InputError, UsageError
 from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import events_frame
 from sleepfm.report.sleep_stats import agreement, lights_from_events, sleep_statistics
@@ -150,3 +150,61 @@ def test_time_points_as_seconds_or_clock_time() -> None:
         seconds_from_start("25:99", start)
     with pytest.raises(UsageError, match="neither seconds"):
         seconds_from_start("late", start)
+
+
+# ------------------------------------------------------------------ transitions, latency conventions
+def test_transition_matrix_against_hand_counts() -> None:
+    from sleepfm.report.sleep_stats import transition_matrix
+
+    #        W  W  N1 N2 N2 U  N2 R  R  W  N1
+    stages = [0, 0, 1, 2, 2, -1, 2, 4, 4, 0, 1]
+    counts, probabilities = transition_matrix(np.array(stages))
+    # Pairs: W→W, W→N1, N1→N2, N2→N2, (N2→U, U→N2 left out), N2→R, R→R, R→W, W→N1.
+    expected = np.zeros((5, 5), dtype=int)
+    for a, b in [(0, 0), (0, 1), (1, 2), (2, 2), (2, 4), (4, 4), (4, 0), (0, 1)]:
+        expected[a, b] += 1
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_allclose(probabilities[0], [1 / 3, 2 / 3, 0, 0, 0])
+    assert np.isnan(probabilities[3]).all()  # N3 never occurs
+    stats = sleep_statistics(Hypnogram(np.array(stages)))
+    assert stats.stage_shifts == 5 and stats.transitions == expected.tolist()
+
+
+def test_transition_matrix_equals_yasa_on_a_scored_night() -> None:
+    yasa = pytest.importorskip("yasa", reason="yasa is a dev extra (Python >= 3.11)")
+    from sleepfm.report.sleep_stats import transition_matrix
+
+    rng = np.random.default_rng(3)
+    stages = np.repeat(rng.integers(0, 5, size=60), rng.integers(1, 8, size=60))
+    counts, probabilities = transition_matrix(stages)
+    hyp = yasa.Hypnogram.from_integers(stages)
+    theirs, their_probabilities = hyp.transition_matrix()
+    order = ["WAKE", "N1", "N2", "N3", "REM"]
+    np.testing.assert_array_equal(counts, theirs.reindex(index=order, columns=order).to_numpy())
+    np.testing.assert_allclose(probabilities, their_probabilities.reindex(index=order, columns=order).to_numpy())
+
+
+def test_rem_latency_conventions_and_persistent_sleep() -> None:
+    # 2 W, then N1 W (a false start), then 24 epochs of sleep with REM at epoch 10 of them, then W.
+    stages = [0, 0, 1, 0] + [2] * 10 + [4] * 4 + [2] * 10 + [0]
+    hypnogram = Hypnogram(np.array(stages))
+    first = sleep_statistics(hypnogram)
+    assert first.sleep_onset_latency == 1.0 and first.rem_latency == 6.0  # AASM: from the first sleep epoch
+    assert first.rem_latency_from_start == 7.0                            # YASA's Lat_REM on the window
+    assert first.persistent_sleep_latency == 2.0                          # 24 epochs = 12 min ≥ 10 min
+    persistent = sleep_statistics(hypnogram, sleep_onset="persistent")
+    assert persistent.sleep_onset_latency == 2.0 and persistent.rem_latency == 5.0
+    assert persistent.waso == 0.5 and first.waso == 1.0 and persistent.sleep_onset == "persistent"
+    assert sleep_statistics(hypnogram, persistent_sleep_minutes=15).persistent_sleep_latency is None
+    with pytest.raises(UsageError):
+        sleep_statistics(hypnogram, sleep_onset="later")  # type: ignore[arg-type]
+
+
+def test_rem_latency_from_start_equals_yasa_lat_rem() -> None:
+    yasa = pytest.importorskip("yasa", reason="yasa is a dev extra (Python >= 3.11)")
+    stages = np.array([0, 0, 1, 0] + [2] * 10 + [4] * 4 + [2] * 10 + [0])
+    theirs = yasa.Hypnogram.from_integers(stages).sleep_statistics()
+    ours = sleep_statistics(Hypnogram(stages))
+    assert ours.rem_latency_from_start == theirs["Lat_REM"] and ours.sleep_onset_latency == theirs["SOL"]
+    # YASA's WASO stops at the last sleep epoch; sleepfm's counts the final awakening (module docstring).
+    assert ours.total_sleep_time == theirs["TST"] and ours.waso == theirs["WASO"] + 0.5

@@ -181,3 +181,49 @@ def test_an_unexpected_error_in_one_recording_spares_the_others(shared: Path, tm
     (line,) = error_lines(capsys.readouterr().err)
     assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line
     assert sorted(p.name for p in out.iterdir()) == ["second.hypnogram.csv", "second.stats.json"]
+
+
+@pytest.mark.slow
+def test_stage_writes_each_format_read_back_by_an_independent_reader(shared: Path, night, tmp_path: Path,
+                                                                      capsys) -> None:
+    """`sleepfm stage night.edf --format edf,bids,nsrr,yasa`: four hypnograms (and the BIDS sidecar), read by
+    MNE, pandas, sleepfm's NSRR reader and yasa (when installed) with the stages and onsets of the CSV."""
+    import mne
+
+    from sleepfm.labels import read_hypnogram
+    from sleepfm.labels.hypnogram import Stage
+
+    edf, _ = night
+    out = tmp_path / "out"
+    code = main(["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(out), "--no-plot",
+                 "--format", "edf,bids", "--format", "nsrr,yasa", "--format", "csv"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "night-nsrr.xml", "night.hypnogram.csv", "night.hypnogram.edf", "night.stats.json", "night.yasa.csv",
+        "night_hypnogram.json", "night_hypnogram.tsv"]
+    table = pd.read_csv(out / "night.hypnogram.csv")
+    stages, onsets = table["stage"].tolist(), table["onset"].to_numpy()
+
+    annotations = mne.read_annotations(out / "night.hypnogram.edf")
+    edf_names = {"Sleep stage W": "W", "Sleep stage N1": "N1", "Sleep stage N2": "N2", "Sleep stage N3": "N3",
+                 "Sleep stage R": "REM"}
+    assert [edf_names[d] for d in annotations.description] == stages
+    assert annotations.onset.tolist() == onsets.tolist()
+
+    bids = pd.read_csv(out / "night_hypnogram.tsv", sep="\t")
+    bids_names = {"Wake": "W", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
+    expanded = [bids_names[row.stage] for row in bids.itertuples() for _ in range(round(row.duration / 30))]
+    assert expanded == stages and bids["onset"].iloc[0] == 0.0
+    assert json.loads((out / "night_hypnogram.json").read_text())["Scorer"] == "sleepfm"
+
+    nsrr = read_hypnogram(out / "night-nsrr.xml", fmt="nsrr-xml")
+    assert [Stage(int(code)).name for code in nsrr.stages] == stages and nsrr.onset == 0.0
+    assert nsrr.start_time.isoformat() == "2024-03-01T22:30:00"
+
+    yasa_table = pd.read_csv(out / "night.yasa.csv")
+    assert yasa_table["onset"].tolist() == onsets.tolist()
+    assert [{"WAKE": "W"}.get(s, s) for s in yasa_table["stage"]] == stages
+    yasa = pytest.importorskip("yasa", reason="yasa is a dev extra (Python >= 3.11)")
+    hyp = yasa.Hypnogram(yasa_table["stage"].tolist(), start=yasa_table["time"].iloc[0],
+                         proba=yasa_table[["WAKE", "N1", "N2", "N3", "REM"]])
+    assert [{"WAKE": "W"}.get(s, s) for s in hyp.hypno] == stages and hyp.n_epochs == 20

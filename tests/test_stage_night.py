@@ -84,8 +84,9 @@ def test_tables_read_back_and_files_are_complete(tmp_path: Path) -> None:
     outputs = render_night(night, scored=Hypnogram(np.array(NIGHT), start_time=START), title="night",
                            detail_5s=True, about={"recording": {"file": "night.edf"}})
     written = outputs.write(tmp_path, "night")
-    assert [p.name for p in written] == ["night.hypnogram.csv", "night.hypnogram-5s.csv", "night.png",
-                                         "night.stats.json"]
+    assert {kind: p.name for kind, p in written.items()} == {
+        "hypnogram": "night.hypnogram.csv", "hypnogram_5s": "night.hypnogram-5s.csv", "plot": "night.png",
+        "statistics": "night.stats.json"}
     table = pd.read_csv(tmp_path / "night.hypnogram.csv")
     assert table.columns.tolist() == ["onset", "duration", "clock_time", "stage", "p_W", "p_N1", "p_N2", "p_N3",
                                       "p_REM"]

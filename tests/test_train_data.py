@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import Modality
+from sleepfm.labels.tables import read_demographics, read_outcomes
 from sleepfm.map.table import TableMapper
 from sleepfm.store.signal_store import SignalStoreWriter
 from sleepfm.train.datasets import (
@@ -28,8 +29,6 @@ from sleepfm.train.labels import (
     align_tokens,
     find_label_files,
     hypnogram_to_tokens,
-    read_demographics,
-    read_outcomes,
     read_stage_tokens,
 )
 from sleepfm.train.sampler import ResumableSampler

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from sleepfm import registry
 from sleepfm.errors import CheckpointError, UsageError
 from sleepfm.json_input import read_json
 
@@ -92,20 +93,9 @@ def _published_weights(folder: Path, given: Path) -> Path:
 
 
 def build(kind: str, name: str, params: dict[str, Any], *, where: str | Path) -> nn.Module:
-    """The registered component ``kind``/``name`` built from ``params``, refusing bad ones in one line."""
-    from pydantic import ValidationError
-
-    from sleepfm import registry
-    from sleepfm.config.base import format_validation_error
-
-    cls = registry.get(kind, name)
-    try:
-        return cls.from_config(params)
-    except ValidationError as exc:
-        raise CheckpointError("invalid hyper-parameters: " + "; ".join(format_validation_error(exc, ("params",))),
-                              where=where) from None
-    except ValueError as exc:
-        raise CheckpointError(f"cannot build {name}: {exc}", where=where) from None
+    """The registered component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`),
+    refusing bad ones in one line."""
+    return registry.create(kind, name, params, error=CheckpointError, where=where)
 
 
 def _with_semantics(kind: str, name: str, params: dict[str, Any], semantics: Semantics) -> dict[str, Any]:
@@ -159,10 +149,21 @@ def load_model(path: Path, *, semantics: Semantics = "sleepfm") -> nn.Module:
     return load_checkpoint(path, semantics=semantics).module
 
 
+def stated_component(path: Path) -> tuple[str, str, dict[str, Any]]:
+    """``(kind, name, params)`` a checkpoint folder's config.json states (either format), without
+    reading its weights or building it."""
+    folder = checkpoint_folder(path)
+    config = _read_json(folder / CONFIG_NAME)
+    if config.get("format") == FORMAT and isinstance(config.get("params"), dict):
+        return str(config.get("kind", "")), str(config.get("name", "")), dict(config["params"])
+    if "model" in config:
+        kind, name, params, _ = read_published_config(config, str(folder / CONFIG_NAME))
+        return kind, name, params
+    raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder)
+
+
 def registered_name(module: nn.Module) -> tuple[str, str]:
     """The registry ``(kind, name)`` whose class is exactly ``type(module)``."""
-    from sleepfm import registry
-
     for kind in TORCH_KINDS:
         for entry in registry.get_registry().entries(kind):
             if entry.load() is type(module):

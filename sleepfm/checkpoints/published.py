@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError
 
 from sleepfm.errors import CheckpointError
+from sleepfm.validation import format_validation_error
 
 #: Published class name → (registry kind, registry name).
 PUBLISHED_CLASSES: dict[str, tuple[str, str]] = {
@@ -74,10 +75,6 @@ class PublishedHeadConfig(BaseModel):
 
 def read_published_config(data: dict[str, Any], where: str) -> tuple[str, str, dict[str, Any], dict[str, float]]:
     """``(kind, name, params, signal)`` from a published ``config.json``'s content."""
-    from pydantic import ValidationError
-
-    from sleepfm.config.base import format_validation_error
-
     model = data.get("model")
     if model not in PUBLISHED_CLASSES:
         known = ", ".join(PUBLISHED_CLASSES)

@@ -15,8 +15,10 @@ from typing import Annotated
 import click
 import typer
 
+from sleepfm import __version__
 from sleepfm.cli.console import error_line, warning_line
 from sleepfm.errors import SleepfmError
+from sleepfm.registry import PluginWarning, get_registry
 
 # Recent typer releases vendor click (typer._click); catch both its and click's classes.
 _USAGE_ERRORS = tuple({click.UsageError, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")})
@@ -26,16 +28,12 @@ _ABORTS = tuple({click.exceptions.Abort, typer.Abort})
 
 def _version_callback(value: bool) -> None:
     if value:
-        from sleepfm import __version__
-
         typer.echo(f"sleepfm {__version__}")
         raise typer.Exit()
 
 
 def build_app() -> typer.Typer:
     """A fresh ``sleepfm`` app with every plugin's commands added."""
-    from sleepfm.registry import get_registry
-
     app = typer.Typer(
         name="sleepfm",
         help="SleepFM sleep foundation model toolkit: PSG → embeddings → staging and disease risk.",
@@ -77,8 +75,6 @@ def _debug_requested(argv: Sequence[str]) -> bool:
 
 
 def _show_plugin_warnings(caught: list[warnings.WarningMessage]) -> None:
-    from sleepfm.registry import PluginWarning
-
     for item in caught:
         if issubclass(item.category, PluginWarning):
             warning_line(str(item.message))

@@ -8,17 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
+from sleepfm.errors import SleepfmError
+from sleepfm.map import make_mapper
+from sleepfm.map.rules import RulesMapper
+from sleepfm.read import read_recording
+from sleepfm.store.signal_names import dataset_names
+
 
 def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None) -> list[dict[str, Any]]:
     """One dict per channel of a recording or a signal store: name, label, rate, unit, modality, rule."""
-    from sleepfm import registry
-    from sleepfm.map.table import TableMapper
-    from sleepfm.store.signal_names import dataset_names
-
-    mapper = TableMapper(channel_map) if channel_map is not None else \
-        registry.get("channel_mappers", mapper_name)() if mapper_name else None
+    mapper = make_mapper("table", channel_map) if channel_map is not None else \
+        make_mapper(mapper_name) if mapper_name else None
     if path.suffix.lower() in (".h5", ".hdf5"):
-        from sleepfm.map.rules import RulesMapper
         from sleepfm.store.signal_store import SignalStore
 
         if mapper is None:
@@ -31,9 +32,8 @@ def describe_file(path: Path, mapper_name: str | None, channel_map: Path | None)
                  "unit": c.unit, "modality": c.modality.value if c.modality else None, "rule": c.rule}
                 for c in store.channels
             ]
-    from sleepfm.read import read_recording
 
-    mapper = mapper or registry.get("channel_mappers", "rules")()
+    mapper = (mapper or make_mapper("rules")).for_recording(path)
     with read_recording(path) as recording:
         names = dataset_names([c.label for c in recording.channels])
         decisions = mapper.assign(names)
@@ -65,7 +65,6 @@ def channels_command(
     from rich.table import Table
 
     from sleepfm.cli.console import error_line, out
-    from sleepfm.errors import SleepfmError
 
     failed = 0
     payload = {}

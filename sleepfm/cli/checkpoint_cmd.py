@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from sleepfm.cli.console import err, out
-from sleepfm.errors import CheckpointError
+from sleepfm.errors import CheckpointError, UsageError
 
 
 @contextmanager
@@ -36,7 +36,6 @@ def convert_checkpoint_command(
 ) -> None:
     """Convert a checkpoint folder between the published layout and sleepfm's (config.json + safetensors)."""
     from sleepfm.checkpoints import convert_checkpoint
-    from sleepfm.errors import UsageError
 
     if to not in (None, "sleepfm", "published"):
         raise UsageError(f"--to {to!r}: use sleepfm or published")

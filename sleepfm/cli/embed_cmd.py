@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli import options as opt
-from sleepfm.cli.console import error_line, out, warning_line
+from sleepfm.cli.console import err, error_line, out, warning_line
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
 
@@ -33,7 +33,8 @@ def embed_command(
         str | None, typer.Option("--device", help="auto, cpu or cuda (default auto).", show_default=False)
     ] = None,
     precision: Annotated[
-        str | None, typer.Option("--precision", help="fp32 or bf16 (CUDA autocast; default fp32).", show_default=False)
+        str | None, typer.Option("--precision", help="fp32, bf16 or auto (bf16 where the CPU has AMX; default fp32).",
+                                  show_default=False)
     ] = None,
     layout: Annotated[
         str | None, typer.Option("--layout", help="sleepfm or published (default sleepfm).", show_default=False)
@@ -77,7 +78,8 @@ def embed_command(
     started = time.perf_counter()
     done, failed, chunks, hours = 0, [], 0, 0.0
     with checkpoint_errors(), study_progress("embed", quiet=quiet) as progress:
-        for outcome in run_embed(resolved, notify=warning_line, on_start=progress.start):
+        for outcome in run_embed(resolved, notify=warning_line, on_start=progress.start,
+                                 inform=lambda line: err.print(line, highlight=False, markup=False)):
             progress.advance(outcome.path.name if isinstance(outcome, StudyFailure) else outcome.plan.path.name)
             if isinstance(outcome, StudyFailure):
                 failed.append(outcome)

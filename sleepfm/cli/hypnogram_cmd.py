@@ -1,4 +1,5 @@
-"""``sleepfm hypnogram``: any supported hypnogram → a 30-s epoch CSV (plus events, statistics, plot)."""
+"""``sleepfm hypnogram``: any supported hypnogram → 30-s epochs in any registered format (plus events,
+statistics, plot)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import UsageError
 
 _STAGE_HELP = "Stage for {what} epochs: W, N1, N2, N3, REM or UNS (left out of metrics)."
@@ -16,10 +18,14 @@ _STAGE_HELP = "Stage for {what} epochs: W, N1, N2, N3, REM or UNS (left out of m
 def hypnogram_command(
     file: Annotated[Path, typer.Argument(help="Hypnogram file (EDF+, NSRR/Profusion XML, DREAMS, SLPDB .an, CSV).",
                                          show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV: onset, duration, stage per 30-s epoch.",
-                                      show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output file: 30-s epochs in the format --to names, or the one its name says "
+        "(.csv, .hypnogram.edf, -nsrr.xml, _hypnogram.tsv, .yasa.csv, _annotations.txt).", show_default=False)],
     fmt: Annotated[str, typer.Option(
         "--format", "-f", help="Reader name (see `sleepfm plugins --kind label_readers`) or auto.")] = "auto",
+    to: Annotated[str, typer.Option(
+        "--to", "-t", help="Writer name (see `sleepfm plugins --kind hypnogram_writers`) or auto: from --out's "
+        "name.")] = "auto",
     unscored: Annotated[str, typer.Option("--unscored", help=_STAGE_HELP.format(what="unscored"))] = "UNS",
     movement: Annotated[str, typer.Option("--movement", help=_STAGE_HELP.format(what="movement-time"))] = "UNS",
     artefact: Annotated[str, typer.Option("--artefact", help=_STAGE_HELP.format(what="artefact"))] = "UNS",
@@ -35,10 +41,11 @@ def hypnogram_command(
     lights_on: Annotated[str | None, typer.Option(
         "--lights-on", help="End of the statistics window, likewise.", show_default=False)] = None,
 ) -> None:
-    """Convert a scored hypnogram to a 30-s epoch CSV (stage W, N1, N2, N3, REM or UNS)."""
+    """Convert a scored hypnogram to 30-s epochs (W, N1, N2, N3, REM or UNS) in any registered format."""
     from sleepfm.cli.console import out as console
+    from sleepfm.interfaces.hypnogram_writer import HypnogramExport
     from sleepfm.labels import read_hypnogram
-    from sleepfm.labels.csv_tables import epoch_table, frame_to_csv
+    from sleepfm.labels.export import write_files, writer_for
     from sleepfm.labels.vocabulary import make_mapping
 
     outputs = [p for p in (out, events, stats, plot) if p is not None]
@@ -50,12 +57,19 @@ def hypnogram_command(
     if len({p.resolve() for p in outputs}) < len(outputs):
         raise UsageError("two outputs share one path", fix="give --out, --events, --stats and --plot distinct files")
 
+    writer_name, writer = writer_for(out, to)
     if stats is None and (lights_off is not None or lights_on is not None):
         raise UsageError("--lights-off/--lights-on bound the statistics window", fix="add --stats FILE")
     mapping = make_mapping(unscored=unscored, movement=movement, artefact=artefact)
     hypnogram = read_hypnogram(file, fmt=fmt, mapping=mapping).to_30s()
 
     # Everything is computed before anything is written, so bad input leaves no output at all.
+    export = HypnogramExport(hypnogram, scorer=file.name, provenance={"source": str(file), "reader": fmt})
+    files = writer.render(export, out.name)
+    if sidecars := [out.parent / name for name in list(files)[1:]
+                    if (out.parent / name).resolve() in {p.resolve() for p in (file, *outputs)}]:
+        raise UsageError(f"the {writer_name} sidecar {sidecars[0]} is the input or another output",
+                         fix="choose other file names")
     statistics = png = None
     if stats is not None:
         from sleepfm.report.sleep_stats import lights_from_events, seconds_from_start, sleep_statistics
@@ -71,14 +85,12 @@ def hypnogram_command(
 
         png = render_hypnogram(hypnogram, title=file.name)
 
-    frame_to_csv(epoch_table(hypnogram), out)
+    written = write_files(out.parent, files)
     if events is not None:
         from sleepfm.labels.csv_tables import write_events_csv
 
         write_events_csv(hypnogram, events)
     if stats is not None:
-        from sleepfm.config.base import atomic_write_text
-
         atomic_write_text(stats, json.dumps(statistics, indent=2) + "\n")
     if plot is not None and png is not None:
         from sleepfm.report.hypnogram_plot import write_png
@@ -86,5 +98,6 @@ def hypnogram_command(
         write_png(png, plot)
 
     counts = ", ".join(f"{name} {count}" for name, count in hypnogram.counts().items())
-    console.print(f"{out}: {hypnogram.n_epochs} epochs of 30 s ({counts}); {len(hypnogram.events)} events",
-                  highlight=False)
+    also = f" (+ {', '.join(p.name for p in written[1:])})" if len(written) > 1 else ""
+    console.print(f"{out}{also}: {writer_name}, {hypnogram.n_epochs} epochs of 30 s ({counts}); "
+                  f"{len(hypnogram.events)} events", highlight=False)

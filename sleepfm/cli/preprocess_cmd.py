@@ -9,6 +9,7 @@ import typer
 
 from sleepfm.cli import options as opt
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.config import load_config
 
 
 def preprocess_command(
@@ -36,7 +37,6 @@ def preprocess_command(
     """Convert PSG recordings to 128 Hz float16 HDF5 stores (published-compatible), one per study."""
     from sleepfm.cli.console import err, error_line, warning_line
     from sleepfm.cli.console import out as stdout
-    from sleepfm.config import load_config
     from sleepfm.preprocessing.batch import run_batch
 
     cli = {

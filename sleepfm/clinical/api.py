@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sleepfm.cohorts import load_cohort
+from sleepfm.config.demographics import check_age, check_sex
+from sleepfm.config.run import resolve_run_config
 from sleepfm.labels.hypnogram import Hypnogram, Stage
 
 from .night import StagedNight
@@ -24,17 +28,14 @@ def run_cohort(plugin: str, data: str | Path, out: str | Path, checkpoints: str 
     >>> report = sleepfm.run_cohort("cohort-shhs", "shhs/", "run/", "checkpoints/")  # doctest: +SKIP
     >>> report["overall"]["pooled"]["kappa"]                                        # doctest: +SKIP
     """
-    import json
-
-    from sleepfm.cohorts import load_cohort
-    from sleepfm.config.run import resolve_run_config
-
     from .run import run_cohort as run
 
     cli = {"cohort": {"name": plugin}, "data": str(data), "out": str(out), "checkpoints": str(checkpoints)}
     resolved = resolve_run_config(Path(config) if config else None, cli=cli, overrides=list(overrides),
                                   cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())
     outcome = run(resolved, cohort=load_cohort(resolved.cohort.name, resolved.cohort.params), notify=notify)
+    if not outcome.report:  # a shard: the report comes from sleepfm run --merge
+        return {"shard": resolved.shard, "studies": [asdict(record) for record in outcome.records]}
     return json.loads(outcome.report[0].read_text(encoding="utf-8"))
 
 
@@ -126,8 +127,6 @@ def risk(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path,
          age: float, sex: str, workers: int | None = None, **options: Any) -> list[RiskRecording]:
     """Risk tables as ``sleepfm risk`` does, returned per recording; with ``out`` the files are
     written there too. Keyword options as :func:`sleepfm.clinical.risk.risk_recordings`."""
-    from sleepfm.config.demographics import check_age, check_sex
-
     from .risk import risk_recordings
 
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)

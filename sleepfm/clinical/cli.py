@@ -19,6 +19,9 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 ChannelMap = Annotated[Path | None, typer.Option(
     "--channel-map", help="channel_groups.json-shaped label table (default: sleepfm's label rules).",
     show_default=False)]
+Formats = Annotated[list[str] | None, typer.Option(
+    "--format", "-f", help="Hypnogram format(s) to write, comma-separated or repeated: csv (default), edf, nsrr, "
+    "bids, yasa, edfbrowser, or a plugin's (`sleepfm plugins --kind hypnogram_writers`).", show_default=False)]
 Work = Annotated[Path | None, typer.Option(
     "--work", help="Keep the signal and embedding stores here (a rerun reuses them); default: a temporary folder.",
     show_default=False)]
@@ -94,6 +97,7 @@ def stage_command(
                         ] = "UNS",
     detail_5s: Annotated[bool, typer.Option("--detail-5s", help="Also write <stem>.hypnogram-5s.csv.")] = False,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw <stem>.png.")] = True,
+    formats: Formats = None,
     staging_head: Annotated[Path | None, typer.Option(
         "--staging-head", help="Staging head checkpoint (e.g. a finetune run's best/) instead of "
         "<checkpoints>/model_sleep_staging.", show_default=False)] = None,
@@ -106,21 +110,26 @@ def stage_command(
     shard: opt.ShardOption = None,
     quiet: opt.QuietOption = False,
 ) -> None:
-    """Stage recordings: per recording a 30-s hypnogram CSV, a figure and sleep statistics."""
+    """Stage recordings: per recording a 30-s hypnogram (CSV or --format), a figure and sleep statistics."""
     from sleepfm.cli.progress import study_progress
+    from sleepfm.clinical.night import DEFAULT_FORMATS
     from sleepfm.clinical.stage import StageOptions, stage_recordings
+    from sleepfm.labels.export import parse_formats, writer
     from sleepfm.labels.vocabulary import make_mapping
 
     mapping = make_mapping(unscored=unscored, movement=movement)
+    chosen = tuple(parse_formats(formats)) or DEFAULT_FORMATS
     with study_progress("stage", quiet=quiet) as progress:
         progress.start(len(recordings))
         done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
                                 hypnogram_format=hypnogram_format, mapping=mapping,
-                                options=StageOptions(detail_5s=detail_5s, plot=plot),
+                                options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
                                 settings=_settings(device, channel_map, workers), work=work,
                                 staging_head=staging_head, execution=_execution(executor, scheduler, shard),
                                 notify=_notify(quiet), on_done=lambda r: progress.advance(r.source.name))
-    _finish(done, str(out / "{stem}.hypnogram.csv") + (", .png" if plot else "") + ", .stats.json", "staged", out)
+    suffixes = [writer(name).suffix for name in chosen]
+    _finish(done, str(out / ("{stem}" + suffixes[0])) + "".join(f", {s}" for s in suffixes[1:])
+            + (", .png" if plot else "") + ", .stats.json", "staged", out)
 
 
 def risk_command(
@@ -185,6 +194,7 @@ def run_command(
     workers: Workers = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies finished by an earlier run.")] = False,
+    formats: Formats = None,
     executor: opt.ExecutorOption = None,
     scheduler: opt.SchedulerOption = None,
     shard: opt.ShardOption = None,
@@ -210,7 +220,8 @@ def run_command(
         return _merge(folders, out, quiet)
     cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
            "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,
-           "overwrite": True if overwrite else None, **executor_cli(executor, scheduler, shard)}
+           "overwrite": True if overwrite else None, **executor_cli(executor, scheduler, shard),
+           "staging": {"formats": ",".join(formats)} if formats else None}
     resolved = resolve_run_config(config, cli=cli, overrides=overrides or [],
                                   cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())
     cohort = load_cohort(resolved.cohort.name, resolved.cohort.params)

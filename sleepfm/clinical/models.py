@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from sleepfm.errors import CheckpointError, InputError
+import sleepfm
+from sleepfm import registry
+from sleepfm.errors import CheckpointError, InputError, SleepfmError
+from sleepfm.factory import config_model
 
 FOLDERS = {"base": "model_base", "staging": "model_sleep_staging", "diagnosis": "model_diagnosis"}
 
@@ -57,7 +61,34 @@ class CheckpointSet:
         if missing:
             raise CheckpointError(f"no {', '.join(missing)} (with its config.json) in the checkpoints folder",
                                   where=self.root, fix="use the release's checkpoints/ folder or one laid out like it")
+        if "base" in roles:
+            for role in roles:
+                if role != "base":
+                    self.check_sizes(role)
         return self
+
+    def check_sizes(self, role: str) -> None:
+        """Refuse, before any work, a head whose input size is not the base model's output size."""
+        base, head = stated_embed_dim(self.path("base")), stated_embed_dim(self.path(role))
+        if base is not None and head is not None and base != head:
+            raise CheckpointError(
+                f"the {role} head takes {head}-dim embeddings but the base model gives {base}-dim ones",
+                where=self.path(role), fix=f"use the {role} head trained on this base model's embeddings "
+                f"(a finetune run on `sleepfm embed` outputs of {self.path('base')})")
+
+
+def stated_embed_dim(path: Path) -> int | None:
+    """The embedding size (``embed_dim``) a checkpoint's config states, defaults filled in, without
+    building it; ``None`` when it states none or cannot be read (loading it then says why)."""
+    from sleepfm.checkpoints.folder import stated_component  # imports torch
+
+    try:
+        kind, name, params = stated_component(path)
+        model = config_model(registry.get(kind, name))
+        value = getattr(model.model_validate(params), "embed_dim", None) if model is not None else None
+    except (SleepfmError, ValidationError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def pick_device(device: str) -> str:
@@ -78,8 +109,6 @@ def _max_length(module: Any) -> int | None:
 
 class _Runner:
     def __init__(self, path: Path, device: str) -> None:
-        import sleepfm
-
         self.path = path
         self.device = pick_device(device)
         self.module = sleepfm.load_model(path).to(self.device).eval()

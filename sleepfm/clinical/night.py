@@ -17,16 +17,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
+from sleepfm.interfaces.hypnogram_writer import HypnogramExport
+from sleepfm.labels.csv_tables import PROBABILITY_COLUMNS, epoch_frame  # noqa: F401 - re-exported
+from sleepfm.labels.export import render_formats, write_files
 from sleepfm.labels.hypnogram import Hypnogram, Stage, fold_probabilities
 from sleepfm.report.hypnogram_plot import render_hypnogram, write_png
 from sleepfm.report.sleep_stats import agreement, lights_from_events, sleep_statistics
@@ -36,7 +39,8 @@ EPOCH_SECONDS = 30.0
 TOKENS_PER_EPOCH = 6
 #: Head output order = stage codes 0..4.
 CLASSES: tuple[Stage, ...] = (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM)
-PROBABILITY_COLUMNS = tuple(f"p_{stage.name}" for stage in CLASSES)
+#: The hypnogram format(s) written when none is asked for (``--format``): sleepfm's epoch table.
+DEFAULT_FORMATS = ("csv",)
 _DAY = 86400.0
 
 
@@ -96,19 +100,6 @@ def _clock(moment: datetime) -> float:
     return moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6
 
 
-def epoch_frame(hypnogram: Hypnogram, probabilities: np.ndarray) -> pd.DataFrame:
-    """``onset,duration,clock_time,stage,p_W..p_REM`` — readable back by ``sleepfm hypnogram`` (epoch-csv)."""
-    onsets = hypnogram.onset + np.arange(hypnogram.n_epochs) * hypnogram.epoch_seconds
-    frame = pd.DataFrame({"onset": onsets, "duration": hypnogram.epoch_seconds})
-    if hypnogram.start_time is not None:
-        frame["clock_time"] = [(hypnogram.start_time + timedelta(seconds=float(s))).isoformat(timespec="seconds")
-                               for s in onsets]
-    frame["stage"] = [Stage(int(code)).name for code in hypnogram.stages]
-    for column, values in zip(PROBABILITY_COLUMNS, np.asarray(probabilities).T, strict=True):
-        frame[column] = np.round(values, 4)
-    return frame
-
-
 def night_statistics(night: StagedNight, scored: Hypnogram | None) -> dict[str, Any]:
     """Statistics of the predicted night; with a scored hypnogram, its statistics and the agreement."""
     result: dict[str, Any] = {"predicted": sleep_statistics(night.hypnogram).as_dict(), "scored": None,
@@ -124,34 +115,45 @@ def night_statistics(night: StagedNight, scored: Hypnogram | None) -> dict[str, 
 class NightOutputs:
     """Everything written for one recording, rendered in memory first."""
 
-    epochs_csv: str
+    hypnograms: dict[str, dict[str, bytes]]  # format → file name suffix (after the stem) → bytes
     tokens_csv: str | None
     png: bytes | None
     stats: dict[str, Any]
 
-    def write(self, out: Path, stem: str) -> list[Path]:
-        """``<stem>.hypnogram.csv``, ``<stem>.hypnogram-5s.csv`` (on request), ``<stem>.png``, ``<stem>.stats.json``."""
+    def write(self, out: Path, stem: str) -> dict[str, Path]:
+        """The hypnogram in each format (``<stem>.hypnogram.csv``, ``<stem>.hypnogram.edf``, ...),
+        ``<stem>.hypnogram-5s.csv`` (on request), ``<stem>.png``, ``<stem>.stats.json``; returns
+        them by kind: ``hypnogram`` (the CSV) or ``hypnogram_<format>``, ``hypnogram_5s``, ``plot``,
+        ``statistics``."""
         out = Path(out)
-        written = [out / f"{stem}.hypnogram.csv"]
-        atomic_write_text(written[0], self.epochs_csv)
+        written: dict[str, Path] = {}
+        for fmt, files in self.hypnograms.items():
+            paths = write_files(out, {stem + suffix: data for suffix, data in files.items()})
+            written["hypnogram" if fmt == "csv" else f"hypnogram_{fmt}"] = paths[0]
         if self.tokens_csv is not None:
-            written.append(out / f"{stem}.hypnogram-5s.csv")
-            atomic_write_text(written[-1], self.tokens_csv)
+            written["hypnogram_5s"] = out / f"{stem}.hypnogram-5s.csv"
+            atomic_write_text(written["hypnogram_5s"], self.tokens_csv)
         if self.png is not None:
-            written.append(write_png(self.png, out / f"{stem}.png"))
-        written.append(out / f"{stem}.stats.json")
-        atomic_write_text(written[-1], json.dumps(self.stats, indent=2, default=str) + "\n")
+            written["plot"] = write_png(self.png, out / f"{stem}.png")
+        written["statistics"] = out / f"{stem}.stats.json"
+        atomic_write_text(written["statistics"], json.dumps(self.stats, indent=2, default=str) + "\n")
         return written
 
 
 def render_night(night: StagedNight, *, scored: Hypnogram | None = None, title: str = "",
-                 detail_5s: bool = False, plot: bool = True, about: dict[str, Any] | None = None) -> NightOutputs:
-    """Render the outputs of one staged night; ``about`` is merged into the statistics JSON."""
+                 detail_5s: bool = False, plot: bool = True, about: dict[str, Any] | None = None,
+                 formats: Sequence[str] = DEFAULT_FORMATS) -> NightOutputs:
+    """Render the outputs of one staged night; ``about`` is merged into the statistics JSON and its
+    ``model`` entry names the scorer in the hypnogram formats that record one."""
     aligned = align_scored(scored, night.hypnogram.start_time, night.duration) if scored is not None else None
     stats = {**(about or {}), **night_statistics(night, aligned)}
-    epochs_csv = epoch_frame(night.hypnogram, night.probabilities_30s).to_csv(index=False)
+    export = HypnogramExport(night.hypnogram, night.probabilities_30s, scorer="sleepfm",
+                             provenance=dict((about or {}).get("model") or {}))
+    # Rendered under a placeholder stem, so the files can be named for any study when written.
+    hypnograms = {fmt: {name[1:]: data for name, data in render_formats(export, "_", [fmt]).items()}
+                  for fmt in formats}
     tokens_csv = (epoch_frame(night.hypnogram_5s, night.probabilities_5s).to_csv(index=False)
                   if detail_5s else None)
     png = (render_hypnogram(night.hypnogram, probabilities=night.probabilities_30s, scored=aligned, title=title)
            if plot else None)
-    return NightOutputs(epochs_csv, tokens_csv, png, stats)
+    return NightOutputs(hypnograms, tokens_csv, png, stats)

@@ -77,7 +77,8 @@ class Pipeline:
 
         s = self.settings
         return EmbedConfig(checkpoint=self.base, out=self.embedding_folder, batch_size=s.batch_size,
-                           device=s.device, partial_chunk=s.partial_chunk)  # type: ignore[arg-type]
+                           device=s.device, precision=s.precision,  # type: ignore[arg-type]
+                           partial_chunk=s.partial_chunk)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ steps
     def preprocess(self, recording: Recording) -> Recording:
@@ -239,7 +240,7 @@ def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: 
             else:
                 recording = waiting.pop(Path(outcome.plan.path).resolve())
                 try:
-                    recording.embeddings = write_study(config, outcome, embedder.checkpoint.path)[0]
+                    recording.embeddings = write_study(config, outcome, embedder.checkpoint.path, embedder.precision)[0]
                 except Exception as exc:  # noqa: BLE001 - e.g. a full disk fails this recording only
                     recording.fail("embed", exc)
             yield pipeline.analyse(recording)

@@ -68,6 +68,7 @@ class PrepareSettings:
     workers: int = 1
     batch_size: int = 16
     device: str = "auto"
+    precision: str = "fp32"
     partial_chunk: str = "pad"
     overwrite: bool = False
 

@@ -3,7 +3,10 @@
 ``report.json``
     ``run`` (cohort, folders, checkpoint, version, time), ``summary`` (counts), ``overall``
     (agreement pooled over every evaluated epoch of the cohort — accuracy, Cohen's kappa,
-    macro-F1, per-stage F1, confusion matrix — and the mean of the per-study figures), and
+    macro-F1, per-stage F1, confusion matrix — and the mean of the per-study figures),
+    ``bland_altman`` (per statistic — TST, SE, SOL, WASO, REM latency, stage minutes — the
+    bias and 95 % limits of agreement of predicted − scored over the studies, and ICC(A,1);
+    :mod:`sleepfm.evaluate.agreement`), and
     ``studies``: one entry per discovered study with its ID, files, status (``ok`` or
     ``failed`` with the step and the one-line error), duration, modalities present and
     missing, predicted stage counts and minutes, sleep statistics, agreement with the scored
@@ -49,6 +52,7 @@ class StudyRecord:
     stage_minutes: dict[str, float] | None = None
     statistics: dict[str, Any] | None = None
     agreement: dict[str, Any] | None = None
+    night_figures: dict[str, dict[str, float | None]] | None = None
     scored_events: dict[str, int] | None = None
     risk_top: list[dict[str, Any]] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
@@ -80,6 +84,20 @@ def overall_agreement(records: list[StudyRecord]) -> dict[str, Any] | None:
             "mean_per_study": {k: mean(k) for k in ("accuracy", "kappa", "macro_f1")}}
 
 
+def bland_altman_rows(records: list[StudyRecord]) -> list[dict[str, Any]] | None:
+    """Pooled Bland–Altman rows (predicted − scored) over the studies with night figures."""
+    from sleepfm.evaluate.agreement import STATISTICS, bland_altman
+
+    figures = [r.night_figures for r in records if r.status == "ok" and r.night_figures is not None]
+    if not figures:
+        return None
+    rows = []
+    for key, (label, unit) in STATISTICS.items():
+        result = bland_altman(key, [f["scored"][key] for f in figures], [f["predicted"][key] for f in figures])
+        rows.append({"label": label, "unit": unit, **asdict(result)})
+    return rows
+
+
 def build_report(run: dict[str, Any], records: list[StudyRecord],
                  risk_evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
     failed = [r for r in records if r.status != "ok"]
@@ -90,7 +108,8 @@ def build_report(run: dict[str, Any], records: list[StudyRecord],
         "with_risk": sum(r.risk_top is not None for r in records),
     }
     return {"run": run, "summary": summary, "overall": overall_agreement(records),
-            "risk_evaluation": risk_evaluation, "studies": [asdict(r) for r in records]}
+            "bland_altman": bland_altman_rows(records), "risk_evaluation": risk_evaluation,
+            "studies": [asdict(r) for r in records]}
 
 
 # ----------------------------------------------------------------------------- readable
@@ -174,6 +193,17 @@ def _agreement_section(doc: _Doc, overall: dict[str, Any]) -> None:
     doc.text("Rows: scored stage; columns: predicted stage (epoch counts).")
 
 
+def _bland_altman_section(doc: _Doc, rows: list[dict[str, Any]]) -> None:
+    doc.heading(3, "Night statistics: Bland–Altman (predicted − scored)")
+    doc.text("Over the studies with a scored hypnogram, each night measured over the scored hypnogram's window: "
+             "bias, 95 % limits of agreement (bias ± 1.96 SD) and ICC(A,1) (two-way random effects, absolute "
+             "agreement, single measurement).")
+    doc.table(["statistic", "studies", "mean scored", "mean predicted", "bias", "95 % limits", "ICC"],
+              [[f"{r['label']} ({r['unit']})", str(r["n"]), _number(r["mean_reference"], 1),
+                _number(r["mean_other"], 1), _number(r["bias"], 1),
+                f"{_number(r['loa_low'], 1)} … {_number(r['loa_high'], 1)}", _number(r["icc"])] for r in rows])
+
+
 def _risk_section(doc: _Doc, evaluation: dict[str, Any]) -> None:
     doc.heading(2, "Risk against the cohort's outcomes")
     doc.text(f"Harrell's C of each outcome's log-hazard over {evaluation['n_studies']} studies, with a "
@@ -213,6 +243,8 @@ def readable_report(report: dict[str, Any], records: list[StudyRecord]) -> _Doc:
                                           "with_risk")]])
     if report["overall"] is not None:
         _agreement_section(doc, report["overall"])
+    if report.get("bland_altman"):
+        _bland_altman_section(doc, report["bland_altman"])
     risk = run.get("risk") or {}
     if not risk.get("computed", True):
         doc.text(f"Risk tables were not computed: {risk.get('reason')}.")

@@ -18,11 +18,12 @@ import pandas as pd
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
+from sleepfm.labels.tables import read_label_mapping
 
 from .models import CheckpointSet, risk_runner
 from .pipeline import OnDone
 from .prepare import Notify, PrepareSettings, Recording
-from .risk_table import find_label_mapping, read_label_mapping, risk_table, write_risk
+from .risk_table import find_label_mapping, risk_table, write_risk
 from .stage import check_recordings, each_recording
 
 
@@ -32,8 +33,10 @@ class RiskModel:
     def __init__(self, checkpoints: CheckpointSet, labels: Path | None, device: str) -> None:
         self.checkpoints = checkpoints
         self.labels_path = find_label_mapping(labels, checkpoints.root)
+        if checkpoints.has("base"):
+            checkpoints.check_sizes("diagnosis")
         self.runner = risk_runner(checkpoints.path("diagnosis"), device)
-        self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs)
+        self.labels = read_label_mapping(self.labels_path, self.runner.n_outputs, ordered=True)
 
     def table(self, recording: Recording, age: float, sex: str,
               encoding: DemographicsEncoding) -> tuple[pd.DataFrame, dict[str, Any]]:

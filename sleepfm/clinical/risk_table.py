@@ -25,7 +25,6 @@ import pandas as pd
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 
-LABEL_COLUMNS = ("label_idx", "phecode", "phenotype")
 LABEL_FILE = "label_mapping.csv"
 
 
@@ -43,29 +42,6 @@ def find_label_mapping(explicit: Path | None, checkpoints: Path | None) -> Path:
         where=checkpoints,
         fix="pass --labels label_mapping.csv (label_idx,phecode,phenotype; the release's configs/label_mapping.csv)",
     )
-
-
-def read_label_mapping(path: Path, n_outputs: int | None = None) -> pd.DataFrame:
-    """``label_idx,phecode,phenotype`` in label order; ``label_idx`` must run 0..K-1 and K match the head."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("label mapping not found", where=path, fix="check the path given to --labels")
-    try:
-        frame = pd.read_csv(path, dtype={"phecode": str, "phenotype": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"unreadable label mapping ({str(exc).splitlines()[0]})", where=path) from None
-    missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(f"label mapping lacks column(s) {', '.join(missing)}", where=path,
-                         fix="expected columns label_idx,phecode,phenotype")
-    index = pd.to_numeric(frame["label_idx"], errors="coerce")
-    if index.isna().any() or not np.array_equal(np.sort(index.to_numpy()), np.arange(len(frame))):
-        raise InputError("label_idx must number the rows 0, 1, 2, ... once each", where=path)
-    frame = frame.assign(label_idx=index.astype(int)).sort_values("label_idx").reset_index(drop=True)
-    if n_outputs is not None and len(frame) != n_outputs:
-        raise InputError(f"label mapping has {len(frame)} rows but the diagnosis head gives {n_outputs} outputs",
-                         where=path, fix="use the label_mapping.csv that belongs to this checkpoint")
-    return frame[list(LABEL_COLUMNS)]
 
 
 def risk_table(log_hazards: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:

@@ -82,7 +82,7 @@ def _check_paths(config: RunConfig) -> tuple[Path, Path, Path]:
 def _settings(config: RunConfig) -> PrepareSettings:
     p, e = config.preprocess, config.embed
     return PrepareSettings(reader=p.reader, channel_mapper=p.channel_mapper, channel_map=p.channel_map,
-                           workers=p.workers, batch_size=e.batch_size, device=e.device,
+                           workers=p.workers, batch_size=e.batch_size, device=e.device, precision=e.precision,
                            partial_chunk=e.partial_chunk, overwrite=config.overwrite)
 
 
@@ -171,18 +171,30 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
         else:
             counts = scored.events["event"].value_counts()
             record.scored_events = {str(name): int(n) for name, n in sorted(counts.items())}
-    options = StageOptions(detail_5s=config.staging.detail_5s, plot=config.staging.plots)
+    options = StageOptions(detail_5s=config.staging.detail_5s, plot=config.staging.plots,
+                           formats=tuple(config.staging.formats))
     night, outputs = stage_one(recording, runner, scored, options, checkpoints, title=study.id)
     folder = out / "studies" / study.id
-    for path in outputs.write(folder, study.id):
-        kind = {".csv": "hypnogram", ".png": "plot", ".json": "statistics"}[path.suffix]
-        record.outputs[kind + ("_5s" if path.name.endswith("-5s.csv") else "")] = str(path.relative_to(out))
+    for kind, path in outputs.write(folder, study.id).items():
+        record.outputs[kind] = str(path.relative_to(out))
     counts = night.hypnogram.counts()
     record.stage_counts = {name: counts[name] for name in ("W", "N1", "N2", "N3", "REM")}
     predicted = outputs.stats["predicted"]
     record.stage_minutes = {k: v for k, v in predicted["stage_minutes"].items() if k != "UNS"}
     record.statistics = {k: v for k, v in predicted.items() if k not in ("stage_minutes",)}
     record.agreement = outputs.stats["agreement"]
+    if scored is not None and record.agreement is not None:
+        # The night's statistics of both hypnograms over the scored one's window, for the Bland-Altman table.
+        from sleepfm.evaluate.agreement import night_figures
+        from sleepfm.report.sleep_stats import aligned_stages
+
+        from .night import align_scored
+
+        aligned = align_scored(scored, night.hypnogram.start_time, night.duration)
+        reference, predicted = aligned_stages(aligned, night.hypnogram)
+        if (reference >= 0).any():
+            record.night_figures = dict(zip(("scored", "predicted"), night_figures(reference, predicted),
+                                            strict=True))
 
 
 def _risk_study(study: Study, recording: Recording, record: StudyRecord, model: RiskModel,
@@ -248,6 +260,9 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     number of studies to do, ``on_done`` each study as it finishes (for progress)."""
     say = notify or (lambda _: None)
     data, out, root = _check_paths(config)
+    from sleepfm.labels.export import parse_formats
+
+    parse_formats(config.staging.formats)  # an unknown format is refused before any work
     studies = cohort.discover(data)
     if not studies:
         raise InputError(f"no studies found by cohort {config.cohort.name!r}", where=data,

@@ -6,6 +6,8 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     one row per 30-s epoch: ``onset`` (s from the recording start), ``duration``,
     ``clock_time``, ``stage`` (W, N1, N2, N3, REM) and the probability of each stage
     (``p_W`` … ``p_REM``: the mean of the epoch's six 5-s token probabilities);
+``<stem>.hypnogram.edf``, ``<stem>-nsrr.xml``, ``<stem>_hypnogram.tsv``, ``<stem>.yasa.csv``, ...
+    the same hypnogram in each further format asked for (``formats``, docs/hypnogram.md);
 ``<stem>.hypnogram-5s.csv``
     the same per 5-s token, with ``detail_5s``;
 ``<stem>.png``
@@ -35,7 +37,7 @@ from sleepfm.errors import UsageError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 from .models import CheckpointSet, StagingRunner, staging_runner
-from .night import NightOutputs, StagedNight, render_night, stage_night
+from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
 from .pipeline import Analysis, OnDone, Pipeline, run_pipeline
 from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
 
@@ -44,6 +46,8 @@ from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
 class StageOptions:
     detail_5s: bool = False
     plot: bool = True
+    #: Hypnogram writers (`sleepfm plugins --kind hypnogram_writers`) the night is written with.
+    formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
 def check_recordings(paths: Sequence[Path], out: Path | None) -> list[Path]:
@@ -143,7 +147,7 @@ class StageAnalysis:
         """``recording.context``: its scored hypnogram, if any."""
         runner = staging_runner(self.models.path("staging"), self.device)
         night, outputs = stage_one(recording, runner, recording.context, self.options, self.models)
-        files = outputs.write(self.out, recording.key) if self.out is not None else []
+        files = list(outputs.write(self.out, recording.key).values()) if self.out is not None else []
         return StageResult(night, outputs.stats, files)
 
 
@@ -188,4 +192,4 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
                   "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
     }
     return night, render_night(night, scored=scored, title=title or recording.source.name,
-                               detail_5s=options.detail_5s, plot=options.plot, about=about)
+                               detail_5s=options.detail_5s, plot=options.plot, about=about, formats=options.formats)

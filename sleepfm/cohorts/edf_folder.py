@@ -48,9 +48,9 @@ from pydantic import Field
 from sleepfm.config.base import ConfigModel
 from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.labels.tables import read_age_sex, read_outcomes
 
 from .files import check_unique, is_signal_file, require_folder, walk
-from .tables import read_demographics, read_published_outcomes
 
 MARKERS: tuple[str, ...] = (
     "hypnogram", "hypno", "stages", "staging", "scoring", "sleepscoring", "annotations", "nsrr", "labels",
@@ -149,10 +149,10 @@ class EdfFolderCohort(Cohort):
 
     def demographics(self, root: Path) -> pd.DataFrame | None:
         path = self.config.demographics or Path(root) / "demographics.csv"
-        return read_demographics(path) if Path(path).is_file() or self.config.demographics else None
+        return read_age_sex(path) if Path(path).is_file() or self.config.demographics else None
 
     def outcomes(self, root: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         is_event, times = Path(root) / "is_event.csv", Path(root) / "time_to_event.csv"
         if not (is_event.is_file() and times.is_file()):
             return None
-        return read_published_outcomes(is_event, times)
+        return read_outcomes(is_event, times).frames()

@@ -18,7 +18,9 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sleepfm.errors import ConfigError, disk_full
+from sleepfm import factory, registry
+from sleepfm.errors import ConfigError, UnknownComponentError, disk_full
+from sleepfm.validation import did_you_mean, dotted, format_validation_error
 
 RESOLVED_CONFIG_NAME = "config.resolved.yaml"
 
@@ -49,48 +51,17 @@ class ComponentSpec(ConfigModel):
 
     def component(self) -> Any:
         """The registered component this spec names (raises naming the registered ones)."""
-        from sleepfm import registry
-
         return registry.get(self.kind, self.name)
+
+    def create(self, key: str, **options: Any) -> Any:
+        """Build the component (:func:`sleepfm.registry.create`); ``key`` is where the config names it."""
+        return registry.create(self.kind, self.name, self.params, key=key, **options)
 
 
 class WorkflowConfig(ConfigModel):
     """Base of the per-workflow models; ``workflow`` says which one a YAML file is for."""
 
     workflow: str
-
-
-# ---------------------------------------------------------------------------- errors
-def _dotted(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _describe(err: Mapping[str, Any]) -> str:
-    path = _dotted(err.get("loc", ()))
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return f"{path}: unknown key"
-    if kind == "missing":
-        return f"{path}: required key is missing"
-    message = str(err.get("msg", "invalid value"))
-    if "input" in err and kind not in ("model_type", "dict_type"):
-        value = err["input"]
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        message += f" (got {shown})"
-    return f"{path}: {message}"
-
-
-def format_validation_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
-    """One ``dotted.path: message`` string per pydantic error."""
-    return [_describe({**err, "loc": (*prefix, *err["loc"])}) for err in exc.errors()]
 
 
 # ---------------------------------------------------------------------------- loading
@@ -132,37 +103,62 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of ``data`` with each ``section.key=value`` applied in order."""
-    result = _deep_copy(data)
+    """Return a copy of ``data`` with the ``section.key=value`` overrides laid over it.
+
+    The overrides form one layer (applied in order among themselves) merged onto ``data`` by
+    :func:`merge`: ``--set head.name=other`` starts that head from its own defaults unless
+    ``--set head.params...`` is given too.
+    """
+    layer: dict[str, Any] = {}
     for item in overrides:
         path, value = parse_override(item)
-        set_path(result, path, value, source=f"--set {item}")
-    return result
+        source = f"--set {item}"
+        _section(data, path, source=source, create=False)
+        _section(layer, path, source=source, create=True)[path[-1]] = value
+    return merge(data, layer)
 
 
 def set_path(data: dict[str, Any], path: list[str], value: Any, *, source: str) -> None:
+    """Set ``data[a][b][c] = value`` for ``path`` ``[a, b, c]``, creating sections on the way."""
+    _section(data, path, source=source, create=True)[path[-1]] = value
+
+
+def _section(data: dict[str, Any], path: list[str], *, source: str, create: bool) -> dict[str, Any]:
+    """The section holding ``path[-1]``; refuses a path through a value. Without ``create``,
+    only checks the sections that exist (and returns an empty dict where they stop)."""
     node = data
     for i, part in enumerate(path[:-1]):
         child = node.get(part)
         if child is None:
+            if not create:
+                return {}
             child = node[part] = {}
         if not isinstance(child, dict):
             where = ".".join(path[: i + 1])
             what = f"{where} is a value, not a section, so {'.'.join(path)} cannot be set"
             raise ConfigError(what, where=source)
         node = child
-    node[path[-1]] = value
+    return node
 
 
-def merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: sections merge, values of ``update`` win."""
+def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: sections merge and values of ``update`` win, except that a section
+    naming another component (``name``) than ``base``'s replaces it whole, so the new component
+    (head, loss, scheduler, cohort, ...) starts from its own defaults, not the old one's params."""
+    if _renames(base, update):
+        return _deep_copy(update)
     out = _deep_copy(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            out[key] = merge(current, value)
         else:
             out[key] = _deep_copy(value)
     return out
+
+
+def _renames(base: Mapping[str, Any], update: Mapping[str, Any]) -> bool:
+    return "name" in base and "name" in update and update["name"] != base["name"]
 
 
 def _deep_copy(value: Any) -> Any:
@@ -180,20 +176,21 @@ def validate(
     try:
         config = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError("invalid configuration: " + "; ".join(format_validation_error(exc)), where=where) from None
-    problems = validate_components(config)
+        raise ConfigError("invalid configuration: " + "; ".join(format_validation_error(exc)), where=where,
+                          fix="; ".join(did_you_mean(exc, model)) or None) from None
+    hints: list[str] = []
+    problems = validate_components(config, hints=hints)
     if problems:
-        raise ConfigError("invalid configuration: " + "; ".join(problems), where=where)
+        raise ConfigError("invalid configuration: " + "; ".join(problems), where=where, fix="; ".join(hints) or None)
     return config
 
 
-def validate_components(config: BaseModel, prefix: tuple[Any, ...] = ()) -> list[str]:
-    """Check every :class:`ComponentSpec` in ``config``: the name is registered, the params fit.
-
-    Returns the problems as ``dotted.path: message`` strings (empty when all is well).
+def validate_components(config: BaseModel, prefix: tuple[Any, ...] = (), hints: list[str] | None = None) -> list[str]:
+    """Check every :class:`ComponentSpec` in ``config``, nested ones in component params included:
+    the name is registered and the params fit the component's ``Config`` (data-given fields may
+    be absent: the data fill them). Returns the problems as ``dotted.path: message`` strings
+    (empty when all is well); did-you-mean hints are appended to ``hints``.
     """
-    from sleepfm.errors import UnknownComponentError
-
     problems: list[str] = []
     for field_name in type(config).model_fields:
         value = getattr(config, field_name)
@@ -202,16 +199,18 @@ def validate_components(config: BaseModel, prefix: tuple[Any, ...] = ()) -> list
             try:
                 component = value.component()
             except UnknownComponentError as exc:
-                problems.append(f"{_dotted((*loc, 'name'))}: {exc}")
+                problems.append(f"{dotted((*loc, 'name'))}: {exc}")
                 continue
-            config_model = getattr(component, "Config", None)
-            if isinstance(config_model, type) and issubclass(config_model, BaseModel):
-                try:
-                    config_model.model_validate(value.params)
-                except ValidationError as exc:
-                    problems.extend(format_validation_error(exc, (*loc, "params")))
+            problems.extend(factory.declaration_problems(component, f"{dotted((*loc, 'name'))} {value.name!r}"))
+            found, suggested, params = factory.check(component, value.kind, value.name, value.params,
+                                                     key=dotted(loc), without_data=True)
+            problems.extend(found)
+            if hints is not None:
+                hints.extend(suggested)
+            if params is not None:
+                problems.extend(validate_components(params, (*loc, "params"), hints))
         elif isinstance(value, BaseModel):
-            problems.extend(validate_components(value, loc))
+            problems.extend(validate_components(value, loc, hints))
     return problems
 
 
@@ -221,19 +220,25 @@ def dump_yaml(config: BaseModel) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if (full := disk_full(exc, path.parent)) is not None:
             raise full from None
         raise
+    return path
 
 
 def resolved_config_name(shard: str | None = None) -> str:

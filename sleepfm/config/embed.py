@@ -25,7 +25,9 @@ class EmbedConfig(ExecutorOptions, WorkflowConfig):
         None, description="A channel_groups.json-shaped table: applies the `table` mapper to every file.")
     batch_size: PositiveInt = Field(16, description="5-minute segments (all their modalities) per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 = CUDA autocast; fp32 everywhere else.")
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="bf16: matrix products in bf16 (GPU, or CPU with bf16 instructions; elsewhere a warning "
+        "and fp32); auto: bf16 on CPUs with AMX and GPUs with native bf16, else fp32. See docs/embed.md#precision.")
     threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
     workers: PositiveInt = Field(
         1, description="Studies embedded at once: 1 = this process (on `threads` threads); N = N single-threaded "

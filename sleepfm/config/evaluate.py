@@ -36,6 +36,8 @@ class EvaluateConfig(WorkflowConfig):
     )
     tau: float | None = Field(None, gt=0, description="Truncation time for Uno's C (same unit as the times).")
     bootstrap: BootstrapConfig = BootstrapConfig()
+    scored: list[Path] = Field([], description="Staging: further scorers' hypnogram folders (files named by "
+                               "study, like the labels'); adds inter-scorer kappa and their Bland–Altman rows.")
     hypnogram_plots: NonNegativeInt = Field(3, description="Staging: draw predicted vs scored hypnograms of this "
                                             "many studies (the first by study ID).")
     batch_size: PositiveInt = 8

@@ -7,12 +7,14 @@ Resolved in this order, later wins: the defaults below, the cohort adapter's
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
+from sleepfm import registry
 from sleepfm.config.base import (
     ComponentSpec,
     ConfigModel,
@@ -24,7 +26,7 @@ from sleepfm.config.base import (
 )
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.config.executor import ExecutorOptions
-from sleepfm.errors import ConfigError
+from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
 
@@ -36,10 +38,18 @@ class CohortSpec(ComponentSpec):
     name: str = Field("cohort-edf", description="Registered cohort adapter (`sleepfm plugins --kind cohorts`).")
 
     def component(self) -> Any:
-        # An unknown cohort is named with the installed ones and how to install more.
-        from sleepfm.cohorts import cohort_class
-
-        return cohort_class(self.name)
+        """The adapter class; an unknown name fails with one line naming the installed ones and
+        how to install more."""
+        try:
+            return registry.get(self.kind, self.name)
+        except UnknownComponentError:
+            names = registry.names(self.kind)
+            close = difflib.get_close_matches(self.name, names, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"unknown cohort {self.name!r}; available cohorts: {', '.join(names) or 'none'}",
+                fix=f"{hint}install its package (e.g. pip install sleepfm-cohort-shhs) or pick one of those",
+            ) from None
 
 
 class RunPreprocess(ConfigModel):
@@ -53,6 +63,8 @@ class RunPreprocess(ConfigModel):
 class RunEmbed(ConfigModel):
     batch_size: PositiveInt = Field(16, description="5-minute segments per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="fp32, bf16 or auto (bf16 where the CPU has AMX); see docs/embed.md#precision.")
     partial_chunk: Literal["drop", "pad"] = Field(
         "pad", description="pad: the last partial 5 minutes are embedded (masked) so the whole night is staged.")
 
@@ -62,6 +74,16 @@ class RunStaging(ConfigModel):
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+    formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
+                               "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # `--format edf,bids` and `--set staging.formats=edf,bids` give one comma-separated string.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class RunRisk(ConfigModel):

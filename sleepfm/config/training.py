@@ -7,7 +7,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from sleepfm.config.base import ComponentSpec, ConfigModel, WorkflowConfig
+from sleepfm.config.base import ComponentSpec, ConfigModel, WorkflowConfig, merge
+from sleepfm.config.demographics import DemographicsEncoding
 
 
 class ModelSpec(ComponentSpec):
@@ -104,21 +105,6 @@ class PretrainData(ConfigModel):
     split: SplitConfig = SplitConfig(train="pretrain")
 
 
-def merge_onto_defaults(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """``given`` laid over ``default``, section by section. A section that names a different
-    component (``name``) than the default replaces it whole: a new loss or scheduler starts
-    from its own defaults, not from the previous one's parameters."""
-    if "name" in default and "name" in given and given["name"] != default["name"]:
-        return dict(given)
-    merged = dict(default)
-    for key, value in given.items():
-        if isinstance(value, dict) and isinstance(default.get(key), dict):
-            merged[key] = merge_onto_defaults(default[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 class TrainingWorkflow(WorkflowConfig):
     """A training workflow whose sections keep the workflow's defaults under partial overrides.
 
@@ -135,7 +121,7 @@ class TrainingWorkflow(WorkflowConfig):
         for name, field in cls.model_fields.items():
             default = field.get_default(call_default_factory=True)
             if isinstance(out.get(name), dict) and isinstance(default, ConfigModel):
-                out[name] = merge_onto_defaults(default.model_dump(), out[name])
+                out[name] = merge(default.model_dump(), out[name])
         return out
 
 
@@ -181,7 +167,10 @@ class DiagnosisData(ConfigModel):
     embeddings: Path | None = None
     is_event: Path | None = None
     time_to_event: Path | None = None
-    demographics: Path | None = Field(None, description="CSV `Study ID,age,gender`.")
+    demographics: Path | None = Field(
+        None, description="CSV Study ID,age,sex (years, M/F) or the published Study ID,age,gender (docs/tables.md).")
+    encoding: DemographicsEncoding = Field(
+        DemographicsEncoding(), description="How a Study ID,age,sex file's age and sex become covariates.")
     max_tokens: PositiveInt | None = Field(6480, description="Truncate studies to this many 5-s tokens (published).")
     split: SplitConfig = SplitConfig()
 

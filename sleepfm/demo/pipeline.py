@@ -37,8 +37,12 @@ from typing import Any
 
 from rich.console import Console
 
+import sleepfm
+from sleepfm import __version__
+from sleepfm.config import load_config
 from sleepfm.demo.sizes import SIZES, DemoSize
 from sleepfm.errors import InputError, UsageError
+from sleepfm.train.splits import ParticipantMap, generate_split, write_split_file
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +134,6 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
 
 
 def preprocess(psg: Path, signals: Path, workers: int) -> None:
-    import sleepfm
-
     failures = sleepfm.preprocess([psg], signals, workers=workers).failures
     if failures:
         raise InputError(f"{len(failures)} synthetic nights failed to preprocess ({failures[0].error})", where=psg)
@@ -139,8 +141,6 @@ def preprocess(psg: Path, signals: Path, workers: int) -> None:
 
 def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[str, list[str]]:
     """Participants, not nights, are assigned: the split file lists signal stores per split."""
-    from sleepfm.train.splits import ParticipantMap, generate_split, write_split_file
-
     ids = generate_split(cohort.studies, ParticipantMap(cohort.participants_csv),
                          fractions={"validation": settings.validation_fraction, "test": settings.test_fraction},
                          rest="train", seed=seed)
@@ -151,7 +151,6 @@ def write_split(out: Path, cohort: Any, settings: DemoSize, seed: int) -> dict[s
 
 
 def train(workflow: str, run: Path, overrides: list[str]) -> Path:
-    from sleepfm.config import load_config
     from sleepfm.train.run import run_training
 
     config = load_config(None, workflow=workflow, cli={"out": run}, overrides=overrides)
@@ -160,14 +159,11 @@ def train(workflow: str, run: Path, overrides: list[str]) -> Path:
 
 
 def embed(out: Path, pretrain_run: Path) -> None:
-    import sleepfm
-
     model = pretrain_run / "best" if (pretrain_run / "best").is_dir() else pretrain_run / "final"
     sleepfm.embed([out / "signals"], checkpoint=model, out=out / "embeddings")
 
 
 def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
-    from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config
 
     overrides = [f"task={task}", f"checkpoint={out / 'runs' / task}", f"out={out / 'evaluation' / task}",
@@ -181,7 +177,6 @@ def build_report(out: Path, size: str, seed: int, settings: DemoSize, cohort: An
                  staging: Any, diagnosis: Any, timings: dict[str, float]) -> dict[str, Any]:
     import torch
 
-    from sleepfm import __version__
 
     tokens, epochs = staging.evaluation.tokens, staging.evaluation.epochs
     summary = diagnosis.evaluation.summary()
@@ -223,9 +218,11 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
     import pandas as pd
 
     from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+    from sleepfm.labels.tables import read_demographics
 
     labels = SurvivalLabels.read(cohort.is_event, cohort.time_to_event)
-    age = pd.read_csv(cohort.demographics, dtype={"Study ID": str}).set_index("Study ID")["age"]
+    covariates, names = read_demographics(cohort.demographics)
+    age = {study: values[names.index("age")] for study, values in covariates.items()}
     trait = {n["study"]: n["risk"] for n in json.loads(cohort.manifest.read_text())["nights"]}
     scores = {"age_only": [age[s] for s in studies], "planted_trait": [trait[s] for s in studies]}
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,10 @@ from sleepfm.execute import Task, execute, select_shard
 from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
 
-from .runner import Embedder, Notify, StudyEmbeddings, StudyFailure
+from .precision import Precision, choose_precision
+from .runner import Embedder, Notify, StudyEmbeddings, StudyFailure, resolve_device
+
+log = logging.getLogger(__name__)
 
 
 def output_paths(config: EmbedConfig, stem: str) -> list[Path]:
@@ -52,7 +56,8 @@ def _check_inputs(config: EmbedConfig) -> list[Path]:
     return paths
 
 
-def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -> list[Path]:
+def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path, precision: Precision = "fp32"
+                ) -> list[Path]:
     """Write one study in the configured layout; returns the files written."""
     assert config.out is not None
     plan = study.plan
@@ -64,6 +69,7 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -
         "checkpoint": str(checkpoint.resolve()),
         "channels": {m.value: names for m, names in plan.channels.items()},
         "partial_chunk": config.partial_chunk,
+        "precision": precision,  # the one that ran (``auto`` resolved, a fallback applied)
         "padded_tokens": plan.padded_tokens,
         "dropped_seconds": plan.dropped_seconds,
         "source_file": str(plan.path),
@@ -72,11 +78,18 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path) -
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
 
-def make_embedder(config: EmbedConfig, checkpoint: Checkpoint, notify: Notify | None, threads: int | None
-                  ) -> Embedder:
-    """The embedder ``config`` describes (``threads``: CPU worker threads, None = torch's count)."""
+def make_embedder(config: EmbedConfig, checkpoint: Checkpoint, notify: Notify | None, threads: int | None,
+                  inform: Notify | None = None) -> Embedder:
+    """The embedder ``config`` describes (``threads``: CPU worker threads, None = torch's count).
+    ``notify`` takes warnings (a bf16 fallback), ``inform`` the line naming the precision chosen
+    (bf16 or auto); both default to the log. The precision is chosen where the embedder runs."""
+    choice = choose_precision(config.precision, resolve_device(config.device))
+    if choice.warn:
+        (notify or (lambda message: log.warning("%s", message)))(choice.reason)
+    elif config.precision != "fp32":
+        (inform or (lambda message: log.info("%s", message)))(choice.reason)
     return Embedder(
-        checkpoint, batch_size=config.batch_size, device=config.device, precision=config.precision,
+        checkpoint, batch_size=config.batch_size, device=config.device, precision=choice.precision,
         threads=threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
         channel_mapper=config.channel_mapper, notify=notify,
     )
@@ -104,25 +117,26 @@ def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
         raise outcome.error
     if config.out is not None:
         try:
-            outcome.outputs = write_study(config, outcome, embedder.checkpoint.path)
+            outcome.outputs = write_study(config, outcome, embedder.checkpoint.path, embedder.precision)
         except (SleepfmError, OSError) as exc:
             raise _named(exc, path) from None
         outcome.tokens, outcome.pooled = {}, {}
     return outcome
 
 
-def run_embed(config: EmbedConfig, *, notify: Notify | None = None,
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Notify | None = None,
               on_start: Callable[[int], None] | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
     """Embed ``config.inputs`` (this shard of them), writing each study as it completes when
     ``config.out`` is set; ``on_start`` gets the number of studies. One worker on the local
     executor streams every study through this process; otherwise each study is a task
-    (:mod:`sleepfm.execute`), in order of completion."""
+    (:mod:`sleepfm.execute`), in order of completion. ``notify`` and ``inform``: as for
+    :func:`make_embedder`."""
     paths = select_shard(_check_inputs(config), config.shard)
     if on_start is not None:
         on_start(len(paths))
     assert config.checkpoint is not None
     checkpoint = load_checkpoint(config.checkpoint)
-    embedder = make_embedder(config, checkpoint, notify, config.threads)  # checks the settings before any work
+    embedder = make_embedder(config, checkpoint, notify, config.threads, inform)  # checks the settings first
     if config.out is not None:
         config.out.mkdir(parents=True, exist_ok=True)
         save_resolved_config(config, config.out, resolved_config_name(config.shard))
@@ -130,7 +144,7 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None,
         for outcome in embedder.run(paths):
             if isinstance(outcome, StudyEmbeddings) and config.out is not None:
                 try:
-                    outcome.outputs = write_study(config, outcome, checkpoint.path)
+                    outcome.outputs = write_study(config, outcome, checkpoint.path, embedder.precision)
                 except (SleepfmError, OSError) as exc:  # e.g. a full disk: this study fails, the next may fit
                     yield StudyFailure(outcome.plan.path, _named(exc, outcome.plan.path))
                     continue

@@ -12,9 +12,16 @@ modality of one 5-minute segment, from any number of studies:
 
 Tokenizers, poolers or encoder layers it does not know (a plugin's) run through their own
 modules, with the same grouping. Build it after moving the model to its device.
+
+``dtype=torch.bfloat16`` runs the fused parts' matrix products in bf16 with weights cast once
+here (the model keeps its fp32 parameters, which an fp32 FastEmbedder uses as they are), and
+the modules it does not know under bf16 autocast. Inputs and outputs are fp32 either way.
+Autocast around the fused parts is switched off: they choose each op's dtype themselves.
 """
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
@@ -30,35 +37,49 @@ POOL_BLOCK = 48
 ENCODE_BLOCK = 16
 
 
-def _fast_pooler(pooler: nn.Module) -> FastLayer | None:
+#: The precisions the fast path runs in.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def _fast_pooler(pooler: nn.Module, dtype: torch.dtype) -> FastLayer | None:
     if isinstance(pooler, AttentionPooler) and FastLayer.supports(pooler.transformer_layer):
-        return FastLayer(pooler.transformer_layer)
+        return FastLayer(pooler.transformer_layer, dtype)
     return None
 
 
 class FastEmbedder:
     """Runs a ``set-transformer`` on many (item, real channels) groups at once, eval only."""
 
-    def __init__(self, model: SetTransformer) -> None:
+    def __init__(self, model: SetTransformer, dtype: torch.dtype = torch.float32) -> None:
+        if dtype not in DTYPES.values():
+            raise ValueError(f"the fast path runs in fp32 or bf16, not {dtype}")
         self.model = model.eval()
+        self.dtype = dtype
         self.patch_size = model.patch_size
         self.embed_dim = model.embed_dim
-        self.tokenizer = FusedCnnPatch(model.patch_embedding) if fusable(model.patch_embedding) else None
+        device = next(model.parameters()).device
+        self.device_type = device.type
+        self.tokenizer = FusedCnnPatch(model.patch_embedding, dtype) if fusable(model.patch_embedding) else None
         pooler = model.spatial_pooling
         self.lone_slot_passes = isinstance(pooler, AttentionPooler) and pooler.config.single_slot != "attend"
-        self.channel_layer = _fast_pooler(pooler)
-        self.temporal_layer = _fast_pooler(model.temporal_pooling)
+        self.channel_layer = _fast_pooler(pooler, dtype)
+        self.temporal_layer = _fast_pooler(model.temporal_pooling, dtype)
         layers = list(model.transformer_encoder.layers)
         fast = all(FastLayer.supports(layer) for layer in layers) and model.transformer_encoder.norm is None
-        self.encoder = [FastLayer(layer) for layer in layers] if fast and self.temporal_layer else None
+        self.encoder = [FastLayer(layer, dtype) for layer in layers] if fast and self.temporal_layer else None
+
+    def _module(self) -> AbstractContextManager[None]:
+        """Around the model's own modules: bf16 autocast when running bf16 (their weights are fp32)."""
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     def tokenize(self, signals: torch.Tensor) -> torch.Tensor:
-        """(N, T) channel signals → (N, S, E) patch embeddings."""
+        """(N, T) channel signals → (N, S, E) patch embeddings, fp32."""
         n, samples = signals.shape
         steps = samples // self.patch_size
         if self.tokenizer is not None:
             return self.tokenizer(signals.reshape(n * steps, self.patch_size)).reshape(n, steps, self.embed_dim)
-        return self.model.patch_embedding(signals.unsqueeze(0))[0]
+        with self._module():
+            return self.model.patch_embedding(signals.unsqueeze(0))[0].float()
 
     def pool_channels(self, tokens: torch.Tensor) -> torch.Tensor:
         """(G, C, S, E) tokens of G items with C real channels each → (G, S, E)."""
@@ -74,13 +95,16 @@ class FastEmbedder:
                 pooled.append(out.view(block.shape).mean(1))
             else:
                 real = torch.zeros(block.shape[:2], dtype=torch.bool, device=block.device)
-                pooled.append(self.model.spatial_pooling(block, real))
+                with self._module():
+                    pooled.append(self.model.spatial_pooling(block, real).float())
         return torch.cat(pooled).reshape(groups, steps, dim)
 
     def encode(self, patches: torch.Tensor, padding: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, S, E) pooled patches, ``padding`` (B, S) or None → ``(pooled (B, E), sequence (B, S, E))``."""
         if self.encoder is None or self.temporal_layer is None:
-            return self.model.encode(patches, padding)
+            with self._module():
+                pooled, sequence = self.model.encode(patches, padding)
+            return pooled.float(), sequence.float()
         batch, steps, dim = patches.shape
         hidden = self.model.layer_norm(self.model.positional_encoding(patches)).reshape(batch * steps, dim)
         for layer in self.encoder:
@@ -99,6 +123,11 @@ class FastEmbedder:
     def embed_stacked(self, channels: torch.Tensor, counts: list[int], patch_masks: list[torch.Tensor | None]
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`embed`, with the items' channels already stacked: (Σ C_i, T) and the C_i."""
+        with torch.autocast(self.device_type, enabled=False):
+            return self._embed_stacked(channels.float(), counts, patch_masks)
+
+    def _embed_stacked(self, channels: torch.Tensor, counts: list[int], patch_masks: list[torch.Tensor | None]
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         tokens = self.tokenize(channels)
         starts = torch.tensor([0, *counts]).cumsum(0).tolist()
         steps = tokens.shape[1]

@@ -5,8 +5,9 @@ blocks of whole 5-minute chunks (aligned with the files' HDF5 chunks, so every c
 chunk is inflated once), and its 5-minute segments join a queue of segments from this and
 following studies. Each batch is cut into **units**: one modality of up to :data:`UNIT`
 consecutive segments of one study, counted from the study's first chunk. Units run through
-:class:`~sleepfm.embedding.fast.FastEmbedder` one at a time on single-threaded CPU workers,
-and each study is handed back as soon as its last segment is done.
+:class:`~sleepfm.embedding.fast.FastEmbedder` (the built-in model) or
+:class:`~sleepfm.embedding.generic.ModelEmbedder` (any other) one at a time on single-threaded
+CPU workers, and each study is handed back as soon as its last segment is done.
 
 An embedding is the same to the last bit whatever the batch size, the thread count, the
 neighbouring studies, the executor or the shard: matrix kernels choose their blocking by the
@@ -35,9 +36,13 @@ from sleepfm.checkpoints.folder import Checkpoint
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.interfaces.model import Model
+from sleepfm.map import make_mapper
 from sleepfm.store.signal_store import SignalStore
 
-from .fast import FastEmbedder
+from .fast import DTYPES, FastEmbedder
+from .generic import ModelEmbedder
+from .precision import Precision
 from .set_transformer import SetTransformer
 
 log = logging.getLogger(__name__)
@@ -117,48 +122,43 @@ class Embedder:
         *,
         batch_size: int = 16,
         device: str = "auto",
-        precision: Literal["fp32", "bf16"] = "fp32",
+        precision: Precision = "fp32",
         threads: int | None = None,
         partial_chunk: Literal["drop", "pad"] = "drop",
         channel_map: Path | None = None,
         channel_mapper: str = "rules",
         notify: Notify | None = None,
     ) -> None:
-        if checkpoint.kind != "models" or not isinstance(checkpoint.module, SetTransformer):
+        if checkpoint.kind != "models" or not isinstance(checkpoint.module, Model):
             raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
-                             "base model (set-transformer)", where=checkpoint.path, fix="pass the model_base folder")
+                             "base model", where=checkpoint.path, fix="pass the model_base folder")
         self.checkpoint = checkpoint
-        self.model: SetTransformer = checkpoint.module
+        self.model: Model = checkpoint.module
         self.rate = float(checkpoint.signal.get("sampling_rate", 128.0))
         self.chunk = round(self.rate * float(checkpoint.signal.get("chunk_seconds", 300.0)))
         self.patch = self.model.patch_size
         self.steps = self.chunk // self.patch
-        if self.chunk % self.patch or self.steps > self.model.config.max_seq_length:
+        most = self.model.max_patches
+        if self.chunk % self.patch or (most is not None and self.steps > most):
             raise UsageError(f"a chunk of {self.chunk} samples does not fit the model ({self.patch}-sample patches, "
-                             f"at most {self.model.config.max_seq_length})", where=checkpoint.path)
+                             f"at most {most})", where=checkpoint.path)
         self.batch_size = batch_size
         self.partial_chunk = partial_chunk
         self.device = resolve_device(device)
-        if precision == "bf16" and self.device.type != "cuda":
-            raise UsageError("--precision bf16 is CUDA autocast; on the CPU sleepfm runs fp32",
-                             fix="drop --precision or use --device cuda")
+        # Runs in the precision it is given; which one a run asks for is decided by
+        # sleepfm.embedding.precision.choose_precision (bf16 only where it is faster).
         self.precision = precision
         self.workers = 1 if self.device.type == "cuda" else (threads or torch.get_num_threads())
-        self.fast = FastEmbedder(self.model.to(self.device))
+        # The built-in model has a fused fast path; any other base model runs through its interface.
+        self.fast = FastEmbedder(self.model.to(self.device), DTYPES[precision]) if type(self.model) is SetTransformer \
+            else ModelEmbedder(self.model.to(self.device))
         self.notify = notify or (lambda message: log.warning("%s", message))
-        self._table = self._make_mapper("table", channel_map) if channel_map is not None else None
+        self._table = make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
         self._fallback: ChannelMapper | None = None
         self._said_rate = False
 
     # ------------------------------------------------------------------ planning
-    @staticmethod
-    def _make_mapper(name: str, path: Path | None = None) -> ChannelMapper:
-        from sleepfm import registry
-
-        cls = registry.get("channel_mappers", name)
-        return cls(path=path) if path is not None else cls()
-
     def open(self, path: Path) -> SignalStore:
         """The store with modalities: from ``--channel-map``, else stored ones, else the default mapper."""
         store = SignalStore(path, mapper=self._table)
@@ -166,7 +166,7 @@ class Embedder:
             store.close()
             if self._fallback is None:
                 try:
-                    self._fallback = self._make_mapper(self._mapper_name)
+                    self._fallback = make_mapper(self._mapper_name)
                 except UnknownComponentError:
                     raise UsageError(
                         f"this file stores no modalities (a published converter's file) and the channel mapper "
@@ -259,6 +259,7 @@ class Embedder:
 
     # ------------------------------------------------------------------ running
     def _forward(self, signals: list[np.ndarray], masks: list[torch.Tensor | None]) -> tuple[np.ndarray, np.ndarray]:
+        # FastEmbedder sets each op's dtype itself; autocast covers whatever runs the model's modules.
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
         with torch.inference_mode(), autocast:
             # One copy gathers every item's channels (views into the blocks read from the file).

@@ -18,7 +18,6 @@ from pydantic import Field, NonNegativeFloat, PositiveInt
 from torch import nn
 
 from sleepfm.config.base import ComponentSpec, ConfigModel
-from sleepfm.interfaces.component import TorchComponent
 from sleepfm.interfaces.model import Model
 
 from .positional import PositionalEncoding
@@ -39,8 +38,9 @@ class PoolerSpec(ComponentSpec):
 class SetTransformerConfig(ConfigModel):
     """Hyper-parameters of ``set-transformer`` (defaults: the released base model).
 
-    ``embed_dim``, ``patch_size`` and ``dropout`` are handed to the parts whose configs have
-    such a field, unless their ``params`` set it.
+    ``embed_dim`` (and ``patch_size`` for the tokenizer) are given to the parts: a part's
+    ``params`` may not set them otherwise. ``dropout`` is handed to the parts whose configs
+    have such a field, unless their ``params`` set it.
     """
 
     patch_size: PositiveInt = 640
@@ -55,17 +55,6 @@ class SetTransformerConfig(ConfigModel):
     temporal_pooler: PoolerSpec = PoolerSpec(name="attention", params={"num_heads": 8})
 
 
-def build_part(kind: str, ref: ComponentSpec, shared: dict[str, Any]) -> TorchComponent:
-    """Instantiate a registered component, filling ``shared`` values its config knows about."""
-    from sleepfm import registry
-
-    cls = registry.get(kind, ref.name)
-    fields = getattr(cls.Config, "model_fields", {})
-    params = {key: value for key, value in shared.items() if key in fields}
-    params.update(ref.params)
-    return cls.from_config(params)
-
-
 class SetTransformer(Model):
     """The SleepFM foundation model (published ``SetTransformer``)."""
 
@@ -77,9 +66,11 @@ class SetTransformer(Model):
         self.config = config
         self.embed_dim = config.embed_dim
         self.patch_size = config.patch_size
-        shared = {"embed_dim": config.embed_dim, "patch_size": config.patch_size, "dropout": config.dropout}
-        self.patch_embedding = build_part("tokenizers", config.tokenizer, shared)
-        self.spatial_pooling = build_part("poolers", config.channel_pooler, shared)
+        given, inherited = {"embed_dim": config.embed_dim}, {"dropout": config.dropout}
+        self.patch_embedding = config.tokenizer.create(
+            "tokenizer", given={**given, "patch_size": config.patch_size}, defaults=inherited, given_by="model")
+        self.spatial_pooling = config.channel_pooler.create(
+            "channel_pooler", given=given, defaults=inherited, given_by="model")
         self.positional_encoding = PositionalEncoding(config.max_seq_length, config.embed_dim)
         self.layer_norm = nn.LayerNorm(config.embed_dim)
         layer = nn.TransformerEncoderLayer(
@@ -87,7 +78,8 @@ class SetTransformer(Model):
             dropout=config.dropout, batch_first=True, norm_first=True,
         )
         self.transformer_encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
-        self.temporal_pooling = build_part("poolers", config.temporal_pooler, shared)
+        self.temporal_pooling = config.temporal_pooler.create(
+            "temporal_pooler", given=given, defaults=inherited, given_by="model")
         for part, what in ((self.patch_embedding, "tokenizer"), (self.spatial_pooling, "channel_pooler"),
                            (self.temporal_pooling, "temporal_pooler")):
             if getattr(part, "embed_dim", config.embed_dim) != config.embed_dim:
@@ -115,6 +107,17 @@ class SetTransformer(Model):
             out[real] = self.patch_embedding(x[real].unsqueeze(0))[0]
         return out
 
+    def pool_channels(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Tokens (B, C, S, E) and the slot mask (B, C) → one embedding per patch (B, S, E)."""
+        batch, channels, steps, _ = tokens.shape
+        per_patch = tokens.permute(0, 2, 1, 3).reshape(batch * steps, channels, self.embed_dim)
+        slot_mask = mask.unsqueeze(1).expand(batch, steps, channels).reshape(batch * steps, channels)
+        return self.spatial_pooling(per_patch, slot_mask).reshape(batch, steps, self.embed_dim)
+
+    @property
+    def max_patches(self) -> int:
+        return self.config.max_seq_length
+
     def encode(self, patches: torch.Tensor, patch_mask: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel-pooled patch embeddings (B, S, E) → ``(pooled (B, E), sequence (B, S, E))``."""
@@ -135,12 +138,7 @@ class SetTransformer(Model):
         """
         batch, channels, _ = x.shape
         mask = torch.zeros(batch, channels, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
-        tokens = self.tokens(x, mask)  # (B, C, S, E)
-        steps = tokens.shape[2]
-        per_patch = tokens.permute(0, 2, 1, 3).reshape(batch * steps, channels, self.embed_dim)
-        slot_mask = mask.unsqueeze(1).expand(batch, steps, channels).reshape(batch * steps, channels)
-        patches = self.spatial_pooling(per_patch, slot_mask).reshape(batch, steps, self.embed_dim)
-        return self.encode(patches, patch_mask)
+        return self.encode(self.pool_channels(self.tokens(x, mask), mask), patch_mask)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[Any, ...]:
         generator = torch.Generator().manual_seed(0)

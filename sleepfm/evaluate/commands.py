@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.config import load_config
+from sleepfm.config.base import read_yaml
+from sleepfm.errors import ConfigError
 
 evaluate_app = typer.Typer(
     help="Score a staging or diagnosis head on held-out studies (metrics, CSV/JSON tables, plots).",
@@ -24,9 +27,6 @@ def _opt(*names: str, help: str) -> Any:
 def _checked(config: Path | None, task: str) -> Path | None:
     """Refuse a config file written for the other task (the sub-command decides the task)."""
     if config is not None:
-        from sleepfm.config.base import read_yaml
-        from sleepfm.errors import ConfigError
-
         declared = read_yaml(config).get("task", task)
         if declared != task:
             raise ConfigError(f"task: this file is for evaluate {declared}, not evaluate {task}", where=config,
@@ -44,15 +44,19 @@ def staging_command(
     split_file: Annotated[Path | None, _opt("--split-file", help="dataset_split.json-shaped file.")] = None,
     split: Annotated[str | None, _opt("--split", help="Split to evaluate (default test).")] = None,
     predictions: Annotated[Path | None, _opt("--predictions", help="Re-score a staging_predictions.npz.")] = None,
+    scored: Annotated[list[Path] | None, _opt(
+        "--scored", help="A further scorer's hypnogram folder (repeatable): inter-scorer kappa beside the "
+        "model's.")] = None,
     out: Annotated[Path | None, _opt("--out", "-o", help="Output folder.")] = None,
     device: Annotated[str | None, _opt("--device", help="auto, cpu or cuda.")] = None,
 ) -> None:
-    """Per-class F1, macro-F1, Cohen's kappa, accuracy and confusion matrices at 5 s and 30 s."""
-    from sleepfm.config import load_config
+    """Per-class F1, macro-F1, kappa, confusion matrices at 5 s and 30 s; Bland–Altman and ICC of the
+    night's statistics; inter-scorer kappa with --scored."""
     from sleepfm.evaluate.run import evaluate_from_config, print_staging
 
     cli = {"task": "staging", "checkpoint": checkpoint, "predictions": predictions, "out": out, "split": split,
-           "device": device, "staging": {"embeddings": embeddings, "labels": labels, "split": {"file": split_file}}}
+           "device": device, "scored": scored or None,
+           "staging": {"embeddings": embeddings, "labels": labels, "split": {"file": split_file}}}
     cfg = load_config(_checked(config, "staging"), workflow="evaluate", cli=cli, overrides=overrides or [])
     print_staging(evaluate_from_config(cfg), cfg)  # type: ignore[arg-type]
 
@@ -67,7 +71,8 @@ def diagnosis_command(
         "--labels", help="Folder holding is_event.csv, time_to_event.csv (and demographics.csv).")] = None,
     is_event: Annotated[Path | None, _opt("--is-event", help="is_event.csv (overrides --labels).")] = None,
     time_to_event: Annotated[Path | None, _opt("--time-to-event", help="time_to_event.csv.")] = None,
-    demographics: Annotated[Path | None, _opt("--demographics", help="Study ID,age,gender CSV.")] = None,
+    demographics: Annotated[Path | None, _opt(
+        "--demographics", help="Study ID,age,sex or Study ID,age,gender CSV (docs/tables.md).")] = None,
     split_file: Annotated[Path | None, _opt("--split-file", help="dataset_split.json-shaped file.")] = None,
     split: Annotated[str | None, _opt("--split", help="Split to evaluate (default test).")] = None,
     predictions: Annotated[Path | None, _opt("--predictions", help="Re-score a risk_scores.csv.")] = None,
@@ -79,7 +84,6 @@ def diagnosis_command(
     device: Annotated[str | None, _opt("--device", help="auto, cpu or cuda.")] = None,
 ) -> None:
     """Harrell's and Uno's C per phecode with bootstrap CIs, joined with phenotype names."""
-    from sleepfm.config import load_config
     from sleepfm.evaluate.run import evaluate_from_config, print_diagnosis
 
     folder = {}

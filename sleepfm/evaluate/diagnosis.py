@@ -34,6 +34,7 @@ from sleepfm.evaluate.concordance import (
     percentile_interval,
 )
 from sleepfm.evaluate.outputs import write_csv, write_json
+from sleepfm.labels.tables import read_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,8 @@ class SurvivalLabels:
     @classmethod
     def read(cls, is_event: Path, time_to_event: Path) -> SurvivalLabels:
         """The published pair of tables, read and checked as training reads them."""
-        from sleepfm.train.labels import read_outcomes
-
-        outcomes = read_outcomes(Path(is_event), Path(time_to_event))
-        index = pd.Index(outcomes.ids, name=STUDY_ID)
-        return cls(pd.DataFrame(outcomes.events.astype(np.float64), index=index, columns=outcomes.names),
-                   pd.DataFrame(outcomes.times.astype(np.float64), index=index, columns=outcomes.names))
+        events, times = read_outcomes(Path(is_event), Path(time_to_event)).frames()
+        return cls(events.astype(np.float64), times)
 
 
 def read_outcome_table(path: Path) -> pd.DataFrame:
@@ -100,19 +97,6 @@ def write_outcome_table(path: Path, table: pd.DataFrame) -> Path:
     out = table.copy()
     out.index.name = STUDY_ID
     return write_csv(path, out, index=True)
-
-
-def read_label_mapping(path: Path) -> pd.DataFrame:
-    """The ``label_idx,phecode,phenotype`` table (published ``label_mapping.csv``), phecode as text."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("label mapping not found", where=path)
-    table = pd.read_csv(path, dtype={"phecode": str, "phenotype": str})
-    missing = {"label_idx", "phecode", "phenotype"} - set(table.columns)
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(sorted(missing))}", where=path,
-                         fix="expected the header label_idx,phecode,phenotype")
-    return table[["label_idx", "phecode", "phenotype"]]
 
 
 @dataclass(frozen=True)

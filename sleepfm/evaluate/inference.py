@@ -19,9 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import sleepfm
+from sleepfm.config.base import read_yaml
 from sleepfm.config.evaluate import EvaluateConfig
 from sleepfm.errors import CheckpointError, InputError, UsageError
 from sleepfm.evaluate.staging import StudyPredictions
+from sleepfm.train.labels import find_label_files, read_stage_tokens
+from sleepfm.train.splits import read_split_file
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,6 @@ class ResolvedCheckpoint:
         """The ``data:`` section of the training run's resolved config ({} without a run)."""
         if self.run is None or not (self.run / RUN_CONFIG).is_file():
             return {}
-        from sleepfm.config.base import read_yaml
 
         return dict(read_yaml(self.run / RUN_CONFIG).get("data") or {})
 
@@ -69,7 +72,6 @@ def split_ids(config: EvaluateConfig, name: str) -> list[str] | None:
         path = run / RUN_SPLIT if run is not None else None
     if path is None:
         return None
-    from sleepfm.train.splits import read_split_file
 
     return read_split_file(path).ids(name)
 
@@ -99,8 +101,6 @@ def _device(name: str) -> Any:
 
 
 def _load_head(config: EvaluateConfig, task: str) -> tuple[Any, ResolvedCheckpoint]:
-    import sleepfm
-
     resolved = resolve_checkpoint(config.checkpoint)  # type: ignore[arg-type]
     head = sleepfm.load_model(resolved.model)
     head_task = getattr(head, "task", None)
@@ -134,7 +134,6 @@ def predict_staging(config: EvaluateConfig) -> list[StudyPredictions]:
     import torch
 
     from sleepfm.train.datasets import EmbeddingDataset, find_embedding_files
-    from sleepfm.train.labels import find_label_files, read_stage_tokens
 
     head, resolved = _load_head(config, "staging")
     run_data = resolved.run_data()
@@ -171,8 +170,8 @@ def predict_risk(config: EvaluateConfig) -> pd.DataFrame:
     """Log-hazards (studies × outcomes) of the evaluated split, columns named like ``is_event.csv``."""
     import torch
 
+    from sleepfm.labels.tables import read_demographics, read_outcomes
     from sleepfm.train.datasets import EmbeddingDataset, find_embedding_files
-    from sleepfm.train.labels import read_demographics, read_outcomes
 
     head, resolved = _load_head(config, "diagnosis")
     run_data = resolved.run_data()
@@ -187,8 +186,9 @@ def predict_risk(config: EvaluateConfig) -> pd.DataFrame:
     if getattr(head, "uses_covariates", False):
         demographics = _setting(data.demographics, run_data, "demographics")
         if demographics is None:
-            raise UsageError("this head uses demographics", fix="pass --demographics FILE (Study ID,age,gender)")
-        covariates, _ = read_demographics(demographics)
+            raise UsageError("this head uses demographics",
+                             fix="pass --demographics FILE (Study ID,age,sex or Study ID,age,gender; docs/tables.md)")
+        covariates, _ = read_demographics(demographics, data.encoding)
     known = set(outcomes.ids) & (set(covariates) if covariates is not None else set(outcomes.ids))
     available = {s: p for s, p in find_embedding_files(embeddings).items() if s in known}
     studies = _selected(available, split_ids(config, config.split), "outcomes")

@@ -15,11 +15,18 @@ import pandas as pd
 from sleepfm.config import save_resolved_config
 from sleepfm.config.evaluate import EvaluateConfig
 from sleepfm.errors import InputError, UsageError
+from sleepfm.evaluate.agreement import (
+    MODEL,
+    AgreementReport,
+    agreement_report,
+    nights_from_predictions,
+    scorer_names,
+    write_agreement,
+)
 from sleepfm.evaluate.diagnosis import (
     DiagnosisEvaluation,
     SurvivalLabels,
     evaluate_diagnosis,
-    read_label_mapping,
     write_diagnosis_report,
 )
 from sleepfm.evaluate.inference import outcome_tables, split_ids
@@ -42,6 +49,8 @@ from sleepfm.evaluate.staging import (
     plot_study,
     write_staging_report,
 )
+from sleepfm.labels.tables import read_label_mapping
+from sleepfm.train.labels import find_label_files, read_stage_tokens
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ class StagingRun:
     out: Path
     studies: list[StudyPredictions]
     files: list[Path] = field(default_factory=list)
+    agreement: AgreementReport | None = None
 
 
 @dataclass
@@ -86,14 +96,32 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
 
         studies = predict_staging(config)
     evaluation = evaluate_staging(studies)
-    run = StagingRun(evaluation, out, studies)
-    run.files = write_staging_report(evaluation, out)
+    extra = [_scorer_tokens(folder, studies) for folder in config.scored]
+    scorers = scorer_names(1 + len(extra))
+    report = agreement_report(nights_from_predictions(studies, extra), MODEL, scorers)
+    run = StagingRun(evaluation, out, studies, agreement=report)
+    run.files = write_staging_report(evaluation, out, agreement={
+        **report.summary(), "scorers": {scorers[0]: "labels", **{n: str(f) for n, f in zip(
+            scorers[1:], config.scored, strict=True)}}})
+    run.files += write_agreement(report, out, [f"{MODEL} vs {scorer}" for scorer in scorers])
     for study in sorted(studies, key=lambda s: s.study_id)[: config.hypnogram_plots]:
         run.files.append(plot_study(study, out / "hypnograms" / f"{study.study_id}.png"))
     if config.predictions is None:
         run.files.append(save_staging_predictions(out / STAGING_FILE, studies))
     run.files.append(save_resolved_config(config, out))
     return run
+
+
+def _scorer_tokens(folder: Path, studies: list[StudyPredictions]) -> dict[str, object]:
+    """A further scorer's 5-s stages of the evaluated studies it has (``--scored`` folder)."""
+    if not Path(folder).is_dir():
+        raise InputError("scorer folder not found", where=folder, fix="--scored takes a folder of hypnograms")
+    files = find_label_files(folder)
+    found = {s.study_id: read_stage_tokens(files[s.study_id]) for s in studies if s.study_id in files}
+    if not found:
+        raise InputError("no hypnogram of an evaluated study in this scorer folder", where=folder,
+                         fix="name the files by study ID, as in the labels folder")
+    return found
 
 
 def run_diagnosis(config: EvaluateConfig) -> DiagnosisRun:
@@ -166,7 +194,34 @@ def print_staging(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> Non
         table.add_row(name, str(metrics.n), f"{metrics.accuracy:.3f}", f"{metrics.macro_f1:.3f}",
                       f"{metrics.kappa:.3f}", *(f"{v:.3f}" for v in metrics.f1))
     out.print(table)
+    if run.agreement is not None:
+        _print_agreement(run.agreement)
     out.print(f"wrote {len(run.files)} files to {run.out}", highlight=False)
+
+
+def _print_agreement(report: AgreementReport) -> None:
+    from rich.table import Table
+
+    from sleepfm.cli.console import out
+
+    def number(value: object, digits: int = 2) -> str:
+        return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+    for comparison, rows in report.bland_altman.groupby("comparison", sort=False):
+        if not comparison.startswith(MODEL):
+            continue
+        table = Table(title=f"Bland–Altman, {comparison} (difference = {comparison.replace(' vs ', ' − ')}; "
+                            "ICC(A,1))")
+        for column in ("statistic", "nights", "mean ref", "mean model", "bias", "95% limits", "ICC"):
+            table.add_column(column, justify="left" if column == "statistic" else "right")
+        for row in rows.itertuples():
+            limits = f"{number(row.loa_low)} … {number(row.loa_high)}"
+            table.add_row(f"{row.label} ({row.unit})", str(row.n), number(row.mean_reference),
+                          number(row.mean_other), number(row.bias), limits, number(row.icc, 3))
+        out.print(table)
+    pooled = report.kappa[report.kappa["study_id"] == "pooled"]
+    out.print("Cohen's kappa, 30-s epochs pooled: " + "; ".join(
+        f"{row.comparison} {number(row.kappa, 3)} (n={row.n_epochs})" for row in pooled.itertuples()), highlight=False)
 
 
 def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:

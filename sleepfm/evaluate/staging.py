@@ -249,11 +249,14 @@ def evaluate_staging(studies: Sequence[StudyPredictions]) -> StagingEvaluation:
 
 
 # ---------------------------------------------------------------------------- outputs
-def write_staging_report(evaluation: StagingEvaluation, out_dir: Path) -> list[Path]:
-    """``staging_metrics.json``, ``staging_per_class.csv``, ``staging_per_study.csv`` and, per
-    resolution, ``confusion_<res>.csv`` (counts and row %) and ``confusion_<res>.png``."""
+def write_staging_report(evaluation: StagingEvaluation, out_dir: Path,
+                         agreement: dict[str, Any] | None = None) -> list[Path]:
+    """``staging_metrics.json`` (with ``agreement`` when given), ``staging_per_class.csv``,
+    ``staging_per_study.csv`` and, per resolution, ``confusion_<res>.csv`` (counts and row %) and
+    ``confusion_<res>.png``."""
     out_dir = Path(out_dir)
-    written = [write_json(out_dir / "staging_metrics.json", evaluation.summary())]
+    summary = evaluation.summary() | ({"agreement": agreement} if agreement is not None else {})
+    written = [write_json(out_dir / "staging_metrics.json", summary)]
     per_class = [
         {"resolution": res, "stage": name, "precision": m.precision[i], "recall": m.recall[i], "f1": m.f1[i],
          "support": int(m.support[i])}

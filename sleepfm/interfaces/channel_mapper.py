@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sleepfm.interfaces.modality import Modality
 
@@ -42,3 +43,8 @@ class ChannelMapper(ABC):
     @abstractmethod
     def assign(self, labels: Sequence[str]) -> list[ChannelAssignment]:
         """One :class:`ChannelAssignment` per label, in the same order."""
+
+    def for_recording(self, path: Path) -> ChannelMapper:
+        """The mapper to use for the recording at ``path``: itself, unless it reads a file that comes
+        with each recording (the BIDS ``channels.tsv`` beside it), when it returns one bound to that file."""
+        return self

@@ -11,11 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sleepfm.config.base import ConfigModel
+
+if TYPE_CHECKING:  # only for annotations: discovering studies does not import pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,14 @@ class TorchComponent(torch.nn.Module):
     """Mixin contract for registered torch modules.
 
     Subclasses set :attr:`Config` and accept an instance of it as their only constructor
-    argument (``cls(config)``); the instance is kept as ``self.config``.
+    argument (``cls(config)``); the instance is kept as ``self.config``. :attr:`data_given`
+    names the ``Config`` fields the data decide (each interface declares the usual ones);
+    :func:`sleepfm.registry.create` fills them and refuses a user value that differs.
     """
 
     Config: ClassVar[type[ConfigModel]] = ConfigModel
+    #: ``Config`` fields whose values come from the data, not the user (see :mod:`sleepfm.factory`).
+    data_given: ClassVar[tuple[str, ...]] = ()
     config: ConfigModel
 
     @classmethod

@@ -16,7 +16,7 @@ What it returns depends on :attr:`task`:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sleepfm.interfaces.component import TorchComponent
 
@@ -27,3 +27,11 @@ class Head(TorchComponent):
     task: ClassVar[str]
     #: Whether ``forward`` needs ``covariates`` (demographics).
     uses_covariates: ClassVar[bool] = False
+    #: Set by fine-tuning from the data: the embeddings' size and the task's number of classes
+    #: (5 stages, or one per outcome column); ``num_covariates`` too for a head that uses them.
+    data_given: ClassVar[tuple[str, ...]] = ("embed_dim", "num_classes")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.uses_covariates and "data_given" not in vars(cls) and "num_covariates" not in cls.data_given:
+            cls.data_given = (*cls.data_given, "num_covariates")

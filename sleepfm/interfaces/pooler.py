@@ -8,10 +8,15 @@ have (sleepfm's fix of the published batch dependence).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sleepfm.interfaces.component import TorchComponent
 
 
 class Pooler(TorchComponent):
     """Masked pooling over a set (channels) or sequence (time)."""
+
+    #: The model that owns the pooler sets it.
+    data_given: ClassVar[tuple[str, ...]] = ("embed_dim",)
 
     embed_dim: int

@@ -7,11 +7,16 @@ E = :attr:`embed_dim`. Channels are tokenised independently (no mixing across C)
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sleepfm.interfaces.component import TorchComponent
 
 
 class Tokenizer(TorchComponent):
     """Per-channel, per-patch signal encoder."""
+
+    #: The model that owns the tokenizer sets both.
+    data_given: ClassVar[tuple[str, ...]] = ("embed_dim", "patch_size")
 
     patch_size: int
     embed_dim: int

@@ -8,18 +8,20 @@ format auto-detection too (unless their class sets ``auto_detect = False``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sleepfm import registry
 from sleepfm.errors import InputError
-from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+
+if TYPE_CHECKING:  # the interface imports labels.hypnogram, whose package is this one
+    from sleepfm.interfaces.label_reader import LabelReader
 
 AUTO = "auto"
 
 
 def _reader(name: str) -> LabelReader:
-    from sleepfm import registry
-
-    return registry.get("label_readers", name)()
+    return registry.create("label_readers", name)
 
 
 def detect_format(path: str | Path) -> str:
@@ -28,8 +30,6 @@ def detect_format(path: str | Path) -> str:
     Readers whose extensions include the file's suffix are asked first, so that a file two
     formats could claim goes to the one its name suggests.
     """
-    from sleepfm import registry
-
     path = _existing(path)
     candidates = [e for e in registry.get_registry().entries("label_readers")
                   if getattr(e.load(), "auto_detect", True)]
@@ -37,7 +37,7 @@ def detect_format(path: str | Path) -> str:
     candidates.sort(key=lambda e: suffix not in getattr(e.load(), "extensions", ()))
     for entry in candidates:
         try:
-            if entry.load()().sniff(path):
+            if _reader(entry.name).sniff(path):
                 return entry.name
         except OSError as exc:
             raise InputError(f"cannot read file ({exc.strerror or exc})", where=path) from None

@@ -6,15 +6,16 @@ Published label CSV (SPEC §3.3)
     0 Wake, 1 Stage 1, 2 Stage 2, 3 Stage 3, 4 REM; Unknown is *unscored* (the published
     training code turns it into Wake — ``StageMapping(unscored="W")`` reproduces that). Rows
     spanning several tokens (``0,5190,Wake,0``) are expanded.
-Epoch table (``sleepfm hypnogram --out``)
-    ``onset,duration,stage`` with ``stage`` one of ``W N1 N2 N3 REM UNS`` (UNS is *unscored*);
-    extra columns (stage probabilities, ...) are ignored when reading.
+Epoch table (``sleepfm hypnogram --out x.csv``, ``sleepfm stage``; writer ``csv``)
+    ``onset,duration[,clock_time],stage[,p_W,p_N1,p_N2,p_N3,p_REM]`` with ``stage`` one of
+    ``W N1 N2 N3 REM UNS`` (UNS is *unscored*), ``clock_time`` when the start is known and the
+    stage probabilities of a model's staging; extra columns are ignored when reading.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError, UsageError
+from sleepfm.interfaces.hypnogram_writer import PROBABILITY_STAGES, HypnogramExport, HypnogramWriter
 from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
 from sleepfm.labels.hypnogram import EVENT_COLUMNS, Hypnogram, Stage, StageMapping, resample_hypnogram
@@ -32,6 +34,7 @@ PUBLISHED_EPOCH_SECONDS = 5.0
 PUBLISHED_NAMES: dict[int, str] = {-1: "Unknown", 0: "Wake", 1: "Stage 1", 2: "Stage 2", 3: "Stage 3", 4: "REM"}
 _PUBLISHED_STAGES: dict[int, Scored] = {-1: "unscored", **{s.value: s for s in Stage if s is not Stage.UNS}}
 EPOCH_COLUMNS = ("onset", "duration", "stage")
+PROBABILITY_COLUMNS = tuple(f"p_{stage}" for stage in PROBABILITY_STAGES)
 
 
 def _header(path: Path) -> list[str]:
@@ -132,26 +135,44 @@ class EpochCsvReader(LabelReader):
 
 
 # ------------------------------------------------------------------------------- writing
-def epoch_table(hypnogram: Hypnogram) -> pd.DataFrame:
-    """``onset`` (s from the recording start), ``duration`` (s) and ``stage`` name per epoch."""
-    n = hypnogram.n_epochs
-    return pd.DataFrame({
-        "onset": hypnogram.onset + np.arange(n) * hypnogram.epoch_seconds,
-        "duration": np.full(n, float(hypnogram.epoch_seconds)),
-        "stage": [Stage(int(code)).name for code in hypnogram.stages],
-    })
+def epoch_frame(hypnogram: Hypnogram, probabilities: np.ndarray | None = None) -> pd.DataFrame:
+    """``onset,duration[,clock_time],stage[,p_W..p_REM]``, one row per epoch (module docstring)."""
+    onsets = hypnogram.onset + np.arange(hypnogram.n_epochs) * hypnogram.epoch_seconds
+    frame = pd.DataFrame({"onset": onsets, "duration": float(hypnogram.epoch_seconds)})
+    if hypnogram.start_time is not None:
+        frame["clock_time"] = [(hypnogram.start_time + timedelta(seconds=float(s))).isoformat(timespec="seconds")
+                               for s in onsets]
+    frame["stage"] = [Stage(int(code)).name for code in hypnogram.stages]
+    if probabilities is not None:
+        for column, values in zip(PROBABILITY_COLUMNS, np.asarray(probabilities).T, strict=True):
+            frame[column] = np.round(values, 4)
+    return frame
+
+
+def frame_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as CSV bytes, numbers in their shortest exact form."""
+    return frame.to_csv(index=False, float_format="%.10g", lineterminator="\n").encode("utf-8")
+
+
+class EpochCsvWriter(HypnogramWriter):
+    """sleepfm's epoch table: onset, duration, clock_time, stage and stage probabilities per epoch."""
+
+    extensions = (".csv",)
+    suffix = ".hypnogram.csv"
+    reader = "epoch-csv"
+
+    def render(self, export: HypnogramExport, name: str) -> dict[str, bytes]:
+        return {name: frame_csv_bytes(epoch_frame(export.hypnogram, export.probabilities))}
 
 
 def frame_to_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV atomically (a temporary file in the same folder, then a rename)."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, float_format="%.10g", lineterminator="\n")
-    atomic_write_text(Path(path), buffer.getvalue())
+    atomic_write_text(Path(path), frame_csv_bytes(frame).decode("utf-8"))
 
 
 def write_epoch_csv(hypnogram: Hypnogram, path: Path) -> None:
-    """Write :func:`epoch_table` of ``hypnogram`` (at its own epoch length) atomically."""
-    frame_to_csv(epoch_table(hypnogram), path)
+    """Write :func:`epoch_frame` of ``hypnogram`` (at its own epoch length) atomically."""
+    frame_to_csv(epoch_frame(hypnogram), path)
 
 
 def write_events_csv(hypnogram: Hypnogram, path: Path) -> None:

@@ -10,10 +10,16 @@ Stage vocabulary (case-insensitive): R&K ``Sleep stage W/1/2/3/4/R/?`` and ``Mov
 ``Sleep stage ?`` is *unscored* and ``Movement time`` is *movement* (see
 :mod:`sleepfm.labels.vocabulary`). Every other annotation — ``Lights off``, arousals, apneas —
 goes to the event table; EDF+'s ``text@@channel`` convention (HMC) fills the channel column.
+
+Writer ``edf``: an annotation-only EDF+C file (no signals; one data record of duration 0, as
+the Sleep-EDF and HMC hypnograms are), whose header holds the recording's start date and time
+and whose annotation signal holds one ``Sleep stage W/N1/N2/N3/R/?`` annotation per epoch,
+timed from that start. Without a known start, the EDF+ anonymised date 01.01.85 00.00.00.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from sleepfm.errors import InputError
+from sleepfm.interfaces.hypnogram_writer import HypnogramExport, HypnogramWriter
 from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
@@ -177,3 +184,34 @@ class EdfAnnotationReader(LabelReader):
         onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
         return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=parsed.start_time,
                          events=events_frame(events), source=Path(path))
+
+
+# ------------------------------------------------------------------------------- writing
+#: The annotation text of each stage (AASM, as HMC writes them).
+STAGE_TEXT: dict[int, str] = {Stage.W: "Sleep stage W", Stage.N1: "Sleep stage N1", Stage.N2: "Sleep stage N2",
+                              Stage.N3: "Sleep stage N3", Stage.REM: "Sleep stage R", Stage.UNS: "Sleep stage ?"}
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+#: EDF+'s date for an unknown (anonymised) start.
+ANONYMOUS_START = datetime(1985, 1, 1)
+
+
+class EdfAnnotationWriter(HypnogramWriter):
+    """EDF+C annotation file (no signals): 'Sleep stage W/N1/N2/N3/R/?' per epoch at the recording's start."""
+
+    extensions = (".edf",)
+    suffix = ".hypnogram.edf"
+    reader = "edf"
+    keeps_start_time = True
+
+    def render(self, export: HypnogramExport, name: str) -> dict[str, bytes]:
+        from sleepfm.read.edf_writer import write_edf
+
+        hypnogram = export.hypnogram
+        start = (hypnogram.start_time or ANONYMOUS_START).replace(microsecond=0)
+        annotations = [(float(onset), float(hypnogram.epoch_seconds), STAGE_TEXT[int(code)])
+                       for onset, code in zip(export.onsets, hypnogram.stages, strict=True)]
+        # EDF+ local recording identification: the full start date, so years past 2084 survive.
+        recording = f"Startdate {start.day:02d}-{_MONTHS[start.month - 1]}-{start.year} X X sleepfm"
+        buffer = io.BytesIO()
+        write_edf(buffer, [], start=start, recording=recording, annotations=annotations)
+        return {name: buffer.getvalue()}

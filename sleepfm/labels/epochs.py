@@ -7,11 +7,14 @@ The folding of epochs (5-s ↔ 30-s) lives with the hypnogram type, in
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
 from sleepfm.errors import InputError
+from sleepfm.labels.hypnogram import Hypnogram, StageMapping
 
 
 def infer_epoch_seconds(onsets: Sequence[float], durations: Sequence[float], preferred: float,
@@ -55,3 +58,30 @@ def runs_to_stages(runs: Sequence[tuple[float, float, int]], epoch_seconds: floa
     for first, count, code in spans:
         stages[first : first + count] = code
     return float(start), stages
+
+
+def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mapping: StageMapping, *,
+                        path: Path, preferred: float = 30.0, start_time: datetime | None = None) -> Hypnogram:
+    """A hypnogram from timed text annotations ``(onset, duration or None, text)``.
+
+    Texts that name a stage (:func:`~sleepfm.labels.vocabulary.stage_from_text`) become
+    run-length stages (a stage without a duration covers one ``preferred`` epoch); every other
+    text becomes an event. Raises :class:`InputError` when no text names a stage.
+    """
+    from sleepfm.labels.vocabulary import canonical_event, events_frame, stage_code, stage_from_text
+
+    runs: list[tuple[float, float, int]] = []
+    events = []
+    for onset, duration, text in notes:
+        value = stage_from_text(text)
+        if value is not None:
+            runs.append((onset, duration or preferred, stage_code(value, mapping)))
+        else:
+            events.append((onset, duration or 0.0, canonical_event(text), "", np.nan))
+    if not runs:
+        raise InputError("no sleep-stage annotations", where=path,
+                         fix="stages must be named W/Wake, N1, N2, N3, R/REM or Unscored (or 'Sleep stage X')")
+    epoch = infer_epoch_seconds([r[0] for r in runs], [r[1] for r in runs], preferred, where=str(path))
+    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+    return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time, events=events_frame(events),
+                     source=Path(path))

@@ -17,6 +17,13 @@ Compumedics Profusion (``CMPStudyConfig``)
 All other scored events — apneas, hypopneas, SpO2 desaturations (with their nadir),
 arousals, limb movements — go to the event table with names from
 :func:`sleepfm.labels.vocabulary.canonical_event`.
+
+Writer ``nsrr``: standardised NSRR XML — ``EpochLength``, a ``Recording Start Time`` event
+whose ``ClockTime`` is ``dd.mm.yy HH.MM.SS`` (when the start is known), then one
+``Stages|Stages`` event per run of equal stages with the NSRR concepts ``Wake|0``,
+``Stage 1 sleep|1``, ``Stage 2 sleep|2``, ``Stage 3 sleep|3``, ``REM sleep|5`` and
+``Unscored|9``, ``Start`` and ``Duration`` in seconds. These are the terms Luna's NSRR
+annotation remapping turns into W, N1, N2, N3, R and ``?``. Only stages are written.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from sleepfm.errors import InputError
+from sleepfm.interfaces.hypnogram_writer import HypnogramExport, HypnogramWriter
 from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import runs_to_stages
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
@@ -167,3 +177,62 @@ class ProfusionXmlReader(LabelReader):
         ]
         stages = stage_codes(values, mapping)
         return Hypnogram(stages, epoch_seconds=epoch, onset=0.0, events=events_frame(events), source=Path(path))
+
+
+# ------------------------------------------------------------------------------- writing
+#: NSRR stage concepts of sleepfm's stages.
+NSRR_CONCEPTS: dict[int, str] = {Stage.W: "Wake|0", Stage.N1: "Stage 1 sleep|1", Stage.N2: "Stage 2 sleep|2",
+                                 Stage.N3: "Stage 3 sleep|3", Stage.REM: "REM sleep|5", Stage.UNS: "Unscored|9"}
+
+
+def stage_runs(stages: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(first epoch, number of epochs, stage code)`` of each run of equal stages."""
+    stages = np.asarray(stages)
+    if stages.size == 0:
+        return []
+    starts = np.flatnonzero(np.concatenate([[True], stages[1:] != stages[:-1]]))
+    lengths = np.diff(np.append(starts, stages.size))
+    return [(int(a), int(n), int(stages[a])) for a, n in zip(starts, lengths, strict=True)]
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".") + (".0" if float(value).is_integer() else "")
+
+
+class NsrrXmlWriter(HypnogramWriter):
+    """NSRR standardised XML (PSGAnnotation/ScoredEvents): run-length Stages|Stages events and the clock start."""
+
+    extensions = (".xml",)
+    suffix = "-nsrr.xml"
+    reader = "nsrr-xml"
+    keeps_start_time = True
+
+    def render(self, export: HypnogramExport, name: str) -> dict[str, bytes]:
+        hypnogram = export.hypnogram
+        epoch = float(hypnogram.epoch_seconds)
+        root = ET.Element("PSGAnnotation")
+        _element(root, "SoftwareVersion", "sleepfm")
+        _element(root, "EpochLength", f"{epoch:g}")
+        events = _element(root, "ScoredEvents")
+        if hypnogram.start_time is not None:
+            event = _element(events, "ScoredEvent")
+            _element(event, "EventType")
+            _element(event, "EventConcept", "Recording Start Time")
+            _element(event, "Start", "0")
+            _element(event, "Duration", _seconds(hypnogram.onset + hypnogram.duration))
+            _element(event, "ClockTime", hypnogram.start_time.strftime("%d.%m.%y %H.%M.%S"))
+        for first, count, code in stage_runs(hypnogram.stages):
+            event = _element(events, "ScoredEvent")
+            _element(event, "EventType", "Stages|Stages")
+            _element(event, "EventConcept", NSRR_CONCEPTS[code])
+            _element(event, "Start", _seconds(hypnogram.onset + first * epoch))
+            _element(event, "Duration", _seconds(count * epoch))
+        ET.indent(root)
+        return {name: b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"}

@@ -111,3 +111,33 @@ def events_frame(rows: Sequence[EventRow]) -> pd.DataFrame:
     frame = frame.astype({"onset": "float64", "duration": "float64", "nadir": "float64",
                           "event": "object", "channel": "object"})
     return frame.sort_values(["onset", "event"], kind="stable").reset_index(drop=True)
+
+
+# Stage words of text formats (BIDS TSV, EDFbrowser, YASA), after lower-casing, dropping a leading
+# "sleep stage"/"stage" and spaces: AASM, R&K, YASA and BIDS-proposal spellings.
+_STAGE_WORDS: dict[str, Scored] = {
+    **dict.fromkeys(("w", "wake", "awake", "0"), Stage.W),
+    **dict.fromkeys(("n1", "1", "s1", "nrem1"), Stage.N1),
+    **dict.fromkeys(("n2", "2", "s2", "nrem2"), Stage.N2),
+    **dict.fromkeys(("n3", "3", "4", "s3", "s4", "n4", "nrem3", "nrem4", "sws"), Stage.N3),
+    **dict.fromkeys(("r", "rem", "5"), Stage.REM),
+    **dict.fromkeys(("?", "uns", "unscored", "unknown", "n/a", "9"), "unscored"),
+    **dict.fromkeys(("m", "mt", "movement", "movementtime", "6"), "movement"),
+    **dict.fromkeys(("art", "artefact", "artifact"), "artefact"),
+}
+
+
+def stage_from_text(text: str) -> Scored | None:
+    """The stage (or doubtful kind) a text label names, or ``None`` when it names no stage.
+
+    ``"Wake"``, ``"W"``, ``"Sleep stage W"``, ``"WAKE"`` → W; ``"N3"``, ``"Stage 4"`` → N3;
+    ``"REM"``, ``"R"`` → REM; ``"Unscored"``, ``"UNS"``, ``"?"``, ``"n/a"`` → unscored;
+    ``"Movement time"`` → movement; ``"ART"`` → artefact. Bare digits count only after
+    "stage" (``"Stage 2"``), so a numeric event code is never taken for a stage.
+    """
+    words = " ".join(str(text).lower().split())
+    staged = re.sub(r"^(sleep )?stage ", "", words)
+    key = staged.replace(" ", "").replace("_", "")
+    if staged == words and key.isdigit():
+        return None
+    return _STAGE_WORDS.get(key)

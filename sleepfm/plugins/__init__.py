@@ -2,17 +2,7 @@
 
 Each module here is a plugin exactly like a third party's: it implements hooks from
 :mod:`sleepfm.hookspecs` and is declared as an entry point of group ``sleepfm`` in
-``pyproject.toml``. This tuple lists the same modules, in load order; a test keeps the
-two in step. It is used directly only when no installed metadata is found (a source tree
-on ``PYTHONPATH``).
+``pyproject.toml`` — the one list of built-ins (a source tree without installed metadata reads
+it from there, :func:`sleepfm.registry.declared_builtins`). A new built-in is a module here and
+one line there.
 """
-
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "sleepfm.plugins.core",
-    "sleepfm.plugins.ingest",
-    "sleepfm.plugins.hypnograms",
-    "sleepfm.plugins.evaluation",
-    "sleepfm.plugins.models",
-    "sleepfm.plugins.training",
-    "sleepfm.plugins.clinical",
-)

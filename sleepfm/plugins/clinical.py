@@ -1,4 +1,4 @@
-"""Built-in plugin: the ``cohort-edf`` adapter and the clinical commands ``run``, ``stage`` and ``risk``."""
+"""Built-in plugin: the ``cohort-edf`` and ``cohort-bids`` adapters and the commands ``run``, ``stage``, ``risk``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ def sleepfm_register_cohorts(register: Register) -> None:
     register("cohort-edf", "sleepfm.cohorts.edf_folder:EdfFolderCohort",
              description="A folder of EDF/BDF recordings; hypnograms beside them named <stem>-hypnogram.* "
              "(see docs/cohort-adapter.md).")
+    register("cohort-bids", "sleepfm.cohorts.bids:BidsCohort",
+             description="A BIDS EEG/PSG dataset: sub-*/[ses-*/]eeg/*_eeg.edf|bdf, channel types from channels.tsv, "
+             "age and sex from participants.tsv, _hypnogram.tsv or events.tsv stages (see docs/run.md).")
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""Built-in plugin: hypnogram readers (EDF+, NSRR XML, Profusion, DREAMS, SLPDB, CSV) and ``hypnogram``."""
+"""Built-in plugin: hypnogram readers (EDF+, NSRR XML, Profusion, DREAMS, SLPDB, CSV, BIDS, EDFbrowser),
+hypnogram writers (EDF+, NSRR XML, BIDS, YASA, EDFbrowser, CSV) and ``hypnogram``."""
 
 from __future__ import annotations
 
@@ -25,12 +26,38 @@ _READERS: tuple[tuple[str, str, str], ...] = (
      "Published SleepFM label CSV (Start,Stop,StageName,StageNumber), 5-s rows, -1 Unknown."),
     ("epoch-csv", "sleepfm.labels.csv_tables:EpochCsvReader",
      "sleepfm epoch table (onset,duration,stage) as written by `sleepfm hypnogram`."),
+    ("bids-tsv", "sleepfm.labels.bids_tsv:BidsTsvReader",
+     "BIDS sleep staging: _hypnogram.tsv (onset, duration, stage) or stage rows of an events.tsv."),
+    ("edfbrowser", "sleepfm.labels.edfbrowser:EdfBrowserReader",
+     "EDFbrowser annotation export (Onset,Duration,Annotation; onsets in seconds from the file start)."),
+)
+
+_WRITERS: tuple[tuple[str, str, str], ...] = (
+    ("csv", "sleepfm.labels.csv_tables:EpochCsvWriter",
+     "sleepfm epoch table: onset, duration, clock_time, stage and stage probabilities per epoch (.csv)."),
+    ("edf", "sleepfm.labels.edf_annotations:EdfAnnotationWriter",
+     "EDF+C annotation file without signals: 'Sleep stage W/N1/N2/N3/R/?' per epoch at the recording's "
+     "start (.edf)."),
+    ("nsrr", "sleepfm.labels.nsrr_xml:NsrrXmlWriter",
+     "NSRR XML (PSGAnnotation/ScoredEvents): run-length Stages|Stages events and the clock start (.xml)."),
+    ("bids", "sleepfm.labels.bids_tsv:BidsTsvWriter",
+     "BIDS sleep extension: _hypnogram.tsv (onset, duration, stage) and a JSON sidecar naming the scorer."),
+    ("yasa", "sleepfm.labels.yasa_table:YasaTableWriter",
+     "YASA-compatible table: WAKE/N1/N2/N3/REM/UNS per epoch with stage probabilities (.yasa.csv)."),
+    ("edfbrowser", "sleepfm.labels.edfbrowser:EdfBrowserWriter",
+     "EDFbrowser annotation list: Onset,Duration,Annotation, one 'Sleep stage X' per epoch (_annotations.txt)."),
 )
 
 
 @hookimpl
 def sleepfm_register_label_readers(register):  # type: ignore[no-untyped-def]
     for name, target, description in _READERS:
+        register(name, target, description=description)
+
+
+@hookimpl
+def sleepfm_register_hypnogram_writers(register):  # type: ignore[no-untyped-def]
+    for name, target, description in _WRITERS:
         register(name, target, description=description)
 
 

@@ -25,6 +25,9 @@ def sleepfm_register_channel_mappers(register):  # type: ignore[no-untyped-def]
     )
     register("rules", "sleepfm.map.rules:RulesMapper",
              description="Label rules for BAS, RESP, EKG and EMG (the default).")
+    register("bids-channels", "sleepfm.map.bids_channels:BidsChannelsMapper",
+             description="Modalities from the BIDS channels.tsv type column beside each recording (EEG/EOG, ECG, "
+             "EMG, RESP); MISC and others by label rules.")
     register("bas", "sleepfm.map.rules:BasMapper", description="Label rules for BAS (EEG, EOG) only.")
     register("resp", "sleepfm.map.rules:RespMapper",
              description="Label rules for RESP (effort, airflow, oximetry, pulse, snore) only.")

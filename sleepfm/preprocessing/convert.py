@@ -26,6 +26,7 @@ from sleepfm.errors import DiskFullError, InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
+from sleepfm.map import make_mapper
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
@@ -46,13 +47,8 @@ class ConvertOptions:
     channel_map: Path | None = None
 
     def mapper(self) -> ChannelMapper:
-        from sleepfm import registry
-
-        if self.channel_map is not None:
-            from sleepfm.map.table import TableMapper
-
-            return TableMapper(self.channel_map)
-        return registry.get("channel_mappers", self.channel_mapper)()
+        return make_mapper("table", self.channel_map) if self.channel_map is not None \
+            else make_mapper(self.channel_mapper)
 
     @property
     def mapper_description(self) -> str:
@@ -84,7 +80,7 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
     try:
         with read_recording(source, options.reader) as recording:
             result.backend = recording.backend
-            convert_recording(recording, output, options.mapper(), options, result)
+            convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"
     except DiskFullError as exc:
         result.error = f"{source}: {exc}"

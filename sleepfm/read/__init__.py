@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sleepfm import registry
 from sleepfm.errors import InputError
 from sleepfm.interfaces.signal_reader import Recording, SignalReader
 
@@ -14,13 +15,11 @@ def reader_for(path: Path, name: str = "auto") -> SignalReader:
     ``edf`` is asked first, then the others in name order, so a plugin can add formats
     without shadowing EDF (a plugin that wants ``.edf`` registers ``edf`` with ``override=True``).
     """
-    from sleepfm import registry
-
     if name != "auto":
-        return registry.get("readers", name)()
+        return registry.create("readers", name)
     names = registry.names("readers")
     for candidate in sorted(names, key=lambda n: (n != "edf", n)):
-        reader = registry.get("readers", candidate)()
+        reader = registry.create("readers", candidate)
         if reader.can_read(Path(path)):
             return reader
     known = sorted({ext for n in names for ext in registry.get("readers", n).extensions})
@@ -45,8 +44,6 @@ def read_recording(path: str | Path, reader: str = "auto") -> Recording:
 
 def signal_extensions() -> tuple[str, ...]:
     """File extensions (lower case, with the dot) some registered reader claims."""
-    from sleepfm import registry
-
     found: set[str] = set()
     for name in registry.names("readers"):
         found.update(registry.get("readers", name).extensions)

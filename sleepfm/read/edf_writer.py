@@ -1,19 +1,24 @@
 """A small, dependency-free EDF/EDF+/BDF writer.
 
-sleepfm never needs to write EDF in its data path; this exists so that tests, the
-benchmark and demos can build recordings of any shape (mixed rates, 8-hour nights,
-deliberately broken headers) without shipping binary fixtures. Signals are given in
-physical units and quantised to the digital range of the format (16-bit EDF, 24-bit BDF).
+Tests, the benchmark and demos build recordings of any shape with it (mixed rates, 8-hour
+nights, deliberately broken headers) without shipping binary fixtures; the ``edf`` hypnogram
+writer uses it for annotation-only EDF+ files. Signals are given in physical units and
+quantised to the digital range of the format (16-bit EDF, 24-bit BDF).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+#: One EDF+ annotation: onset (s from the start), duration (s, or None), text.
+Annotation = tuple[float, float | None, str]
 
 
 @dataclass
@@ -50,8 +55,30 @@ def _number(value: float) -> str:
     return str(round(value))
 
 
+def _tal_number(value: float, *, signed: bool) -> str:
+    """A TAL onset (``+30``, ``-0.5``) or duration (``30``): digits with an optional fraction."""
+    text = f"{abs(value):.7f}".rstrip("0").rstrip(".")
+    return (("-" if value < 0 else "+") if signed else "") + text
+
+
+def _tal(onset: float, duration: float | None, text: str) -> bytes:
+    head = _tal_number(onset, signed=True)
+    if duration is not None:
+        head += "\x15" + _tal_number(duration, signed=False)
+    return (head + "\x14" + text.replace("\x14", " ").replace("\x00", " ") + "\x14\x00").encode("utf-8")
+
+
+def _record_tals(onsets: Sequence[float], record_seconds: float, annotations: Sequence[Annotation]) -> list[bytes]:
+    """Per data record: its time-keeping TAL, then the annotations whose onset falls in it."""
+    tals = [f"{_tal_number(onset, signed=True)}\x14\x14\x00".encode("ascii") for onset in onsets]
+    for onset, duration, text in annotations:
+        index = 0 if record_seconds <= 0 else int(np.searchsorted(onsets, onset, side="right")) - 1
+        tals[min(max(index, 0), len(tals) - 1)] += _tal(onset, duration, text)
+    return tals
+
+
 def write_edf(
-    path: Path,
+    path: Path | BinaryIO,
     signals: Sequence[SignalSpec],
     *,
     record_seconds: float = 1.0,
@@ -62,19 +89,24 @@ def write_edf(
     recording: str = "Startdate X X X X",
     records_per_write: int = 600,
     record_onsets: Sequence[float] | None = None,
-) -> Path:
-    """Write ``signals`` to ``path`` as EDF (or BDF with ``bdf=True``); returns the path.
+    annotations: Sequence[Annotation] = (),
+) -> Path | BinaryIO:
+    """Write ``signals`` to ``path`` (a file name or a binary handle) as EDF (or BDF with
+    ``bdf=True``); returns ``path``.
 
     Every signal must cover the same duration, a whole number of records. With
     ``edf_plus=True`` an ``EDF Annotations`` channel with the time-keeping annotations
     is added (EDF+C / BDF+C); ``record_onsets`` (seconds, one per record) makes the file
-    discontinuous (EDF+D / BDF+D) with records at those onsets. Data are written
-    ``records_per_write`` records at a time, so an 8-hour night never needs a second copy
-    of itself in memory.
+    discontinuous (EDF+D / BDF+D) with records at those onsets. ``annotations`` go into that
+    channel too, each in the record its onset falls in; without signals the file is
+    annotation-only, as Sleep-EDF and HMC hypnograms are: one data record of duration 0
+    holding every annotation. Data are written ``records_per_write`` records at a time, so an
+    8-hour night never needs a second copy of itself in memory.
     """
-    path = Path(path)
     start = start or datetime(2020, 1, 1, 22, 0, 0)
-    edf_plus = edf_plus or record_onsets is not None
+    edf_plus = edf_plus or record_onsets is not None or bool(annotations)
+    if not signals:
+        record_seconds, record_onsets = 0.0, None
     per_record = []
     n_records = None
     for spec in signals:
@@ -87,11 +119,14 @@ def write_edf(
             raise ValueError(f"{spec.label}: {len(spec.data)} samples is not {n_records} records of {count}")
         n_records = records
         per_record.append(count)
-    n_records = n_records or 0
+    n_records = n_records if signals else 1
     dig_min, dig_max = (-(2**23), 2**23 - 1) if bdf else (-32768, 32767)
     width = 3 if bdf else 2
-    annotation_bytes = 60 if edf_plus else 0
-    annotation_samples = annotation_bytes // width
+    onsets = list(record_onsets) if record_onsets is not None else [i * record_seconds for i in range(n_records)]
+    tals = _record_tals(onsets, record_seconds, annotations) if edf_plus else []
+    # Every record's annotation signal has the same size: the longest record's TALs, in whole samples.
+    annotation_samples = math.ceil(max([60, *map(len, tals)]) / width) if edf_plus else 0
+    annotation_bytes = annotation_samples * width
 
     ranges = []
     for spec in signals:
@@ -134,36 +169,49 @@ def write_edf(
         head += b"".join(_field(v, w) for v in values)
     assert len(head) == header_bytes
 
+    if hasattr(path, "write"):
+        _write_records(path, head, signals, per_record, ranges, tals, n_records, records_per_write, bdf,
+                       annotation_bytes)
+        return path
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
-        handle.write(head)
-        for first in range(0, n_records, records_per_write):
-            count = min(records_per_write, n_records - first)
-            parts = []
-            for spec, n, (lo, hi, _, _) in zip(signals, per_record, ranges, strict=True):
-                chunk = np.asarray(spec.data[first * n : (first + count) * n], dtype=np.float64)
-                digital = np.round((chunk - lo) / (hi - lo) * (dig_max - dig_min) + dig_min)
-                digital = np.clip(np.nan_to_num(digital, nan=0.0), dig_min, dig_max).astype(np.int32)
-                parts.append(digital.reshape(count, n))
-            if edf_plus:
-                tal = np.zeros((count, annotation_bytes), dtype=np.uint8)
-                for i in range(count):
-                    onset = record_onsets[first + i] if record_onsets is not None else (first + i) * record_seconds
-                    text = f"+{_number(onset)}\x14\x14\x00".encode("ascii")
-                    tal[i, : len(text)] = np.frombuffer(text, dtype=np.uint8)
-            block = np.empty((count, sum(per_record) * width + annotation_bytes), dtype=np.uint8)
-            offset = 0
-            for part, n in zip(parts, per_record, strict=True):
-                if bdf:
-                    as_bytes = part.astype("<i4").view(np.uint8).reshape(count, n, 4)[:, :, :3]
-                else:
-                    as_bytes = part.astype("<i2").view(np.uint8).reshape(count, n, 2)
-                block[:, offset : offset + n * width] = as_bytes.reshape(count, n * width)
-                offset += n * width
-            if edf_plus:
-                block[:, offset:] = tal
-            handle.write(block.tobytes())
+        _write_records(handle, head, signals, per_record, ranges, tals, n_records, records_per_write, bdf,
+                       annotation_bytes)
     return path
+
+
+def _write_records(handle: BinaryIO, head: bytes, signals: Sequence[SignalSpec], per_record: list[int],
+                   ranges: list[tuple[float, float, str, str]], tals: list[bytes], n_records: int,
+                   records_per_write: int, bdf: bool, annotation_bytes: int) -> None:
+    dig_min, dig_max = (-(2**23), 2**23 - 1) if bdf else (-32768, 32767)
+    width = 3 if bdf else 2
+    handle.write(head)
+    for first in range(0, n_records, records_per_write):
+        count = min(records_per_write, n_records - first)
+        parts = []
+        for spec, n, (lo, hi, _, _) in zip(signals, per_record, ranges, strict=True):
+            chunk = np.asarray(spec.data[first * n : (first + count) * n], dtype=np.float64)
+            digital = np.round((chunk - lo) / (hi - lo) * (dig_max - dig_min) + dig_min)
+            digital = np.clip(np.nan_to_num(digital, nan=0.0), dig_min, dig_max).astype(np.int32)
+            parts.append(digital.reshape(count, n))
+        if annotation_bytes:
+            tal = np.zeros((count, annotation_bytes), dtype=np.uint8)
+            for i in range(count):
+                text = tals[first + i]
+                tal[i, : len(text)] = np.frombuffer(text, dtype=np.uint8)
+        block = np.empty((count, sum(per_record) * width + annotation_bytes), dtype=np.uint8)
+        offset = 0
+        for part, n in zip(parts, per_record, strict=True):
+            if bdf:
+                as_bytes = part.astype("<i4").view(np.uint8).reshape(count, n, 4)[:, :, :3]
+            else:
+                as_bytes = part.astype("<i2").view(np.uint8).reshape(count, n, 2)
+            block[:, offset : offset + n * width] = as_bytes.reshape(count, n * width)
+            offset += n * width
+        if annotation_bytes:
+            block[:, offset:] = tal
+        handle.write(block.tobytes())
 
 
 #: The channel mix of the reference ``mixed_rates.edf`` (without its constant channel).

@@ -16,14 +16,13 @@ hours since the recording start.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sleepfm.config.base import atomic_write_bytes
 from sleepfm.errors import InputError
 from sleepfm.labels.hypnogram import Hypnogram, Stage
 
@@ -128,14 +127,4 @@ def plot_hypnogram(hypnogram: Hypnogram, path: str | Path, *, probabilities: np.
 
 def write_png(data: bytes, path: str | Path) -> Path:
     """Write PNG bytes to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(Path(path), data)

@@ -25,6 +25,18 @@ epochs inside the window.
     epochs are neither sleep nor wake.
 ``rem_latency``
     From sleep onset to the first REM epoch (AASM "R latency"); ``None`` without REM.
+``rem_latency_from_start``
+    From the start of the window to the first REM epoch, i.e. SOL + REM latency: what YASA
+    reports as ``Lat_REM`` (latency from the beginning of the hypnogram it is given, cropped to
+    lights off–on). Named apart so the two conventions are never mixed up.
+``persistent_sleep_latency``
+    From the start of the window to the first epoch of the first run of at least
+    ``persistent_sleep_minutes`` (default 10, Luna's ``SOL_PER`` and the usual "latency to
+    persistent sleep") of consecutive sleep epochs; W or UNS end a run. ``None`` without one.
+``sleep_onset``
+    Which onset SPT, WASO, REM latency and awakenings count from: ``"first"`` (default, AASM:
+    the first epoch of any sleep stage) or ``"persistent"`` (the first epoch of persistent
+    sleep, as some insomnia studies define it); recorded in the output.
 ``stage_minutes``
     Minutes of W, N1, N2, N3, REM and UNS in the window.
 ``stage_percent_tst``
@@ -33,6 +45,13 @@ epochs inside the window.
     Bouts of W after sleep onset lasting at least ``min_awakening_epochs`` epochs (default
     1, i.e. 30 s); unscored epochs neither start, end nor split a bout (``W UNS W`` is one);
     the final awakening counts.
+
+``transitions``, ``stage_shifts``
+    The 5 × 5 stage-transition counts of consecutive epochs in the window (rows the stage
+    *from*, columns the stage *to*, order W, N1, N2, N3, REM, self-transitions on the diagonal),
+    as YASA's ``transition_matrix`` counts them; pairs with an unscored epoch are left out (YASA
+    keeps UNS as a stage of its own). ``stage_shifts`` is the number of changes of stage, the
+    off-diagonal sum. :func:`transition_matrix` also gives the row-normalised probabilities.
 
 Without any sleep, the latencies, SPT and WASO are ``None`` and the awakenings 0.
 
@@ -47,7 +66,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -72,10 +91,16 @@ class SleepStatistics:
     sleep_period_time: float | None
     waso: float | None
     rem_latency: float | None
+    rem_latency_from_start: float | None
+    persistent_sleep_latency: float | None
     awakenings: int
     stage_minutes: dict[str, float]
     stage_percent_tst: dict[str, float | None]
     stage_percent_tib: dict[str, float | None]
+    stage_shifts: int
+    transitions: list[list[int]]
+    sleep_onset: str = "first"
+    persistent_sleep_minutes: float = 10.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: plain floats, ``None`` where a figure is undefined."""
@@ -134,12 +159,15 @@ def analysis_window(hypnogram: Hypnogram, lights_off: float | None = None,
 
 
 def sleep_statistics(hypnogram: Hypnogram, *, lights_off: float | None = None, lights_on: float | None = None,
-                     min_awakening_epochs: int = 1) -> SleepStatistics:
+                     min_awakening_epochs: int = 1, sleep_onset: Literal["first", "persistent"] = "first",
+                     persistent_sleep_minutes: float = 10.0) -> SleepStatistics:
     """Sleep statistics of ``hypnogram`` (any epoch length; AASM hypnograms use 30 s).
 
     ``lights_off``/``lights_on`` are seconds from the recording start (see
     :func:`lights_from_events`); the definitions are in the module docstring.
     """
+    if sleep_onset not in ("first", "persistent"):
+        raise UsageError(f"sleep onset {sleep_onset!r} is neither 'first' nor 'persistent'")
     window = analysis_window(hypnogram, lights_off, lights_on)
     stages = hypnogram.stages[window]
     minutes = hypnogram.epoch_seconds / 60.0
@@ -149,18 +177,23 @@ def sleep_statistics(hypnogram: Hypnogram, *, lights_off: float | None = None, l
     tib = stages.size * minutes
     tst = sum(stage_minutes[s.name] for s in SLEEP)
 
-    asleep = np.flatnonzero(np.isin(stages, [s.value for s in SLEEP]))
-    sol = spt = waso = rem_latency = None
+    is_sleep = np.isin(stages, [s.value for s in SLEEP])
+    asleep = np.flatnonzero(is_sleep)
+    persistent = _first_run(is_sleep, math.ceil(persistent_sleep_minutes / minutes - 1e-9))
+    sol = spt = waso = rem_latency = rem_from_start = None
     awakenings = 0
-    if asleep.size:
-        onset, end = int(asleep[0]), int(asleep[-1]) + 1
+    onset = persistent if sleep_onset == "persistent" else (int(asleep[0]) if asleep.size else None)
+    if onset is not None:
+        end = int(asleep[-1]) + 1
         after = stages[onset:]
         sol = onset * minutes
         spt = (end - onset) * minutes
         waso = float(np.sum(after == Stage.W)) * minutes
         rem = np.flatnonzero(after == Stage.REM)
         rem_latency = float(rem[0]) * minutes if rem.size else None
+        rem_from_start = float(onset + rem[0]) * minutes if rem.size else None
         awakenings = _wake_bouts(after[after != Stage.UNS], min_awakening_epochs)
+    counts = transition_matrix(stages)[0]
 
     return SleepStatistics(
         epoch_seconds=float(hypnogram.epoch_seconds),
@@ -173,11 +206,41 @@ def sleep_statistics(hypnogram: Hypnogram, *, lights_off: float | None = None, l
         sleep_period_time=spt,
         waso=waso,
         rem_latency=rem_latency,
+        rem_latency_from_start=rem_from_start,
+        persistent_sleep_latency=persistent * minutes if persistent is not None else None,
         awakenings=awakenings,
         stage_minutes=stage_minutes,
         stage_percent_tst={s.name: _ratio(stage_minutes[s.name], tst) for s in SLEEP},
         stage_percent_tib={name: _ratio(value, tib) for name, value in stage_minutes.items()},
+        stage_shifts=int(counts.sum() - np.trace(counts)),
+        transitions=counts.tolist(),
+        sleep_onset=sleep_onset,
+        persistent_sleep_minutes=float(persistent_sleep_minutes),
     )
+
+
+def _first_run(mask: np.ndarray, length: int) -> int | None:
+    """Index of the first run of at least ``length`` consecutive True values, or ``None``."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, ends = edges[::2], edges[1::2]
+    long_enough = np.flatnonzero(ends - starts >= max(1, length))
+    return int(starts[long_enough[0]]) if long_enough.size else None
+
+
+def transition_matrix(stages: Hypnogram | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (5 × 5, int) and row-normalised probabilities of stage transitions between consecutive
+    epochs, rows *from* and columns *to* in the order W, N1, N2, N3, REM (YASA's layout); pairs with
+    an unscored epoch are not counted. A stage never left has a row of NaN probabilities."""
+    codes = np.asarray(getattr(stages, "stages", stages), dtype=np.int64)
+    before, after = codes[:-1], codes[1:]
+    keep = (before >= 0) & (after >= 0)
+    n = len(SCORED)
+    counts = np.bincount(before[keep] * n + after[keep], minlength=n * n).reshape(n, n)
+    totals = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        probabilities = np.where(totals > 0, counts / np.maximum(totals, 1), np.nan)
+    return counts, probabilities
 
 
 def _wake_bouts(stages: np.ndarray, min_epochs: int) -> int:
@@ -208,7 +271,9 @@ class Agreement:
         return data
 
 
-def _aligned(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def aligned_stages(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stage codes of two hypnograms over their overlap: on the coarser epoch length, aligned by onset
+    (plain arrays must have equal lengths)."""
     if isinstance(reference, Hypnogram) and isinstance(other, Hypnogram):
         epoch = max(reference.epoch_seconds, other.epoch_seconds)
         reference, other = reference.to_epoch_seconds(epoch), other.to_epoch_seconds(epoch)
@@ -240,7 +305,7 @@ def agreement(reference: Hypnogram | np.ndarray, other: Hypnogram | np.ndarray) 
     Hypnograms are compared on the coarser of their epoch lengths, aligned by onset;
     plain arrays of stage codes must have equal lengths.
     """
-    ref, oth = _aligned(reference, other)
+    ref, oth = aligned_stages(reference, other)
     matrix = confusion_matrix(ref, oth)
     total = int(matrix.sum())
     if total == 0:

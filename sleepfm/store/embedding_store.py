@@ -29,6 +29,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from sleepfm import __version__
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.h5_output import H5Output
@@ -53,8 +54,6 @@ def write_embeddings(
     ``tokens[m]`` is (n_chunks * 60, E), ``pooled[m]`` is (n_chunks, E); modalities absent
     from ``tokens`` are recorded in ``modalities_missing``.
     """
-    from sleepfm import __version__
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     present = [m for m in MODALITIES if m in tokens]

@@ -2,9 +2,10 @@
 split them, read their labels, and build the registered network and loss.
 
 Head hyper-parameters the data decide (``embed_dim`` of the embeddings, ``num_classes`` =
-the number of outcome columns or 5 stages, ``num_covariates``) are filled in when the head's
-config has such a field and the user left it out, and refused when the user set them to
-something else — before any training starts.
+the number of outcome columns or 5 stages, ``num_covariates``) are given to
+:func:`sleepfm.registry.create`, which fills them, refuses a user value that differs and a head
+that does not declare them — before any training starts. The filled values are recorded in the
+run's resolved config.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleepfm import registry
-from sleepfm.config.base import ComponentSpec
 from sleepfm.config.training import (
     FinetuneDiagnosisConfig,
     FinetuneStagingConfig,
@@ -26,6 +25,8 @@ from sleepfm.config.training import (
 from sleepfm.errors import ConfigError, InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
+from sleepfm.labels.tables import read_demographics, read_outcomes
+from sleepfm.map import make_mapper
 from sleepfm.store.embedding_store import EmbeddingStore
 from sleepfm.store.signal_store import iter_stores
 from sleepfm.train.datasets import (
@@ -35,7 +36,7 @@ from sleepfm.train.datasets import (
     find_embedding_files,
     index_signal_stores,
 )
-from sleepfm.train.labels import N_STAGES, find_label_files, read_demographics, read_outcomes, read_stage_tokens
+from sleepfm.train.labels import N_STAGES, find_label_files, read_stage_tokens
 from sleepfm.train.splits import (
     ParticipantMap,
     generate_split,
@@ -57,25 +58,6 @@ class Built:
     splits: dict[str, list[Path]]
     root: Path | None
     notes: list[str]
-
-
-def _component(spec: ComponentSpec, where: str, task: str | None = None, derived: Mapping[str, Any] | None = None
-               ) -> tuple[Any, dict[str, Any]]:
-    cls = registry.get(spec.kind, spec.name)
-    params = dict(spec.params)
-    fields = getattr(getattr(cls, "Config", None), "model_fields", {})
-    for key, value in (derived or {}).items():
-        if key not in fields:
-            continue
-        if key in params and params[key] != value:
-            raise ConfigError(f"{where}.params.{key} is {params[key]!r} but the data give {value!r}",
-                              fix=f"remove {where}.params.{key} (it is set from the data) or fix the data")
-        params[key] = value
-    component_task = getattr(cls, "task", None)
-    if task is not None and component_task != task:
-        raise ConfigError(f"{where} {spec.name!r} is a {component_task} component, this workflow needs a {task} one",
-                          where=f"{where}.name", fix=f"see `sleepfm plugins --kind {spec.kind}`")
-    return cls.from_config(params), params
 
 
 def _participants(split: SplitConfig) -> ParticipantMap:
@@ -121,12 +103,9 @@ def split_studies(split: SplitConfig, available: Mapping[str, Path], root: Path 
 
 def _mapper(config: PretrainConfig) -> ChannelMapper | None:
     data = config.data
-    if data.channel_mapper is not None:
-        cls = registry.get("channel_mappers", data.channel_mapper)
-        return cls(data.channel_map) if data.channel_map is not None else cls()
-    if data.channel_map is not None:
-        return registry.get("channel_mappers", "table")(data.channel_map)
-    return None
+    if data.channel_mapper is None and data.channel_map is None:
+        return None
+    return make_mapper(data.channel_mapper or "table", data.channel_map)
 
 
 def build_pretrain(config: PretrainConfig) -> Built:
@@ -163,9 +142,8 @@ def build_pretrain(config: PretrainConfig) -> Built:
     train = SignalChunkDataset(indexed[names[0]], widths, max_open_files=data.max_open_files)
     val = SignalChunkDataset(indexed[names[1]], widths, max_open_files=data.max_open_files) if indexed[names[1]] \
         else None
-    model, params = _component(config.model, "model")
-    config.model.params = params
-    loss, _ = _component(config.loss, "loss", task="contrastive")
+    model = config.model.create("model")
+    loss = config.loss.create("loss", task="contrastive")
     task = PretrainTask(model, config.model.name, loss, train, val)
     return Built(task, {n: [available[s] for s in ids[n]] for n in names}, data.split.root or data.signals, notes)
 
@@ -194,6 +172,14 @@ def _embed_dim(path: Path) -> int:
         return store.embed_dim
 
 
+def _head_and_loss(config: FinetuneStagingConfig | FinetuneDiagnosisConfig, task: str, given: dict[str, Any]
+                   ) -> tuple[Any, Any]:
+    """The head, given the data's values (recorded in the run's resolved config), and the loss."""
+    head = config.head.create("head", task=task, given=given)
+    config.head.params = {**config.head.params, **given}
+    return head, config.loss.create("loss", task=task)
+
+
 def build_staging(config: FinetuneStagingConfig) -> Built:
     data, notes = config.data, []
     embeddings = _embeddings(data.embeddings)
@@ -208,10 +194,8 @@ def build_staging(config: FinetuneStagingConfig) -> Built:
     stages = {s: read_stage_tokens(labels[s]) for s in ids[names[0]] + ids[names[1]]}
     if not ids[names[0]]:
         raise InputError("no training study has both embeddings and stage labels", where=data.embeddings)
-    head, params = _component(config.head, "head", task="staging",
-                              derived={"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": N_STAGES})
-    config.head.params = params
-    loss, _ = _component(config.loss, "loss", task="staging")
+    given = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": N_STAGES}
+    head, loss = _head_and_loss(config, "staging", given)
 
     def dataset(name: str) -> EmbeddingDataset | None:
         if not ids[name]:
@@ -230,13 +214,14 @@ def build_diagnosis(config: FinetuneDiagnosisConfig) -> Built:
         raise ConfigError("data.is_event and data.time_to_event must both be set",
                           fix="the published is_event.csv / time_to_event.csv pair")
     outcomes = read_outcomes(data.is_event, data.time_to_event)
-    uses_covariates = bool(getattr(registry.get("heads", config.head.name), "uses_covariates", False))
+    uses_covariates = bool(getattr(config.head.component(), "uses_covariates", False))
     covariates, covariate_names = None, []
     if uses_covariates:
         if data.demographics is None:
             raise ConfigError(f"head {config.head.name!r} uses demographics but data.demographics is not set",
-                              fix="a CSV `Study ID,age,gender`, or a head without covariates (head.name=coxph)")
-        covariates, covariate_names = read_demographics(data.demographics)
+                              fix="a CSV Study ID,age,sex or the published Study ID,age,gender (docs/tables.md), "
+                              "or a head without covariates (head.name=coxph)")
+        covariates, covariate_names = read_demographics(data.demographics, data.encoding)
     known = set(outcomes.ids) & (set(covariates) if covariates is not None else set(outcomes.ids))
     available = {s: p for s, p in embeddings.items() if s in known}
     if len(available) < len(embeddings):
@@ -249,12 +234,10 @@ def build_diagnosis(config: FinetuneDiagnosisConfig) -> Built:
     if 0 < len(ids[names[1]]) < 2:
         notes.append(f"the {names[1]} split has {len(ids[names[1]])} study: a Cox loss over one study is always 0, "
                      "so it cannot pick the best model (raise data.split.validation_fraction)")
-    derived: dict[str, Any] = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": len(outcomes.names)}
+    given: dict[str, Any] = {"embed_dim": _embed_dim(available[ids[names[0]][0]]), "num_classes": len(outcomes.names)}
     if uses_covariates:
-        derived["num_covariates"] = len(covariate_names)
-    head, params = _component(config.head, "head", task="diagnosis", derived=derived)
-    config.head.params = params
-    loss, _ = _component(config.loss, "loss", task="diagnosis")
+        given["num_covariates"] = len(covariate_names)
+    head, loss = _head_and_loss(config, "diagnosis", given)
 
     def dataset(name: str) -> EmbeddingDataset | None:
         if not ids[name]:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import CheckpointError
 
 STATE_NAME = "trainer_state.pt"
@@ -141,8 +142,6 @@ def load_trainer_state(folder: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    from sleepfm.config.base import atomic_write_text
-
     atomic_write_text(Path(path), json.dumps(payload, indent=2, default=str) + "\n")
 
 

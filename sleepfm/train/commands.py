@@ -9,6 +9,8 @@ import typer
 
 from sleepfm.cli.console import err, out
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.config import load_config
+from sleepfm.config.base import RESOLVED_CONFIG_NAME
 
 OutOption = Annotated[
     Path | None,
@@ -22,8 +24,6 @@ ResumeOption = Annotated[
 
 
 def _run(workflow: str, config: Path | None, overrides: list[str] | None, run_dir: Path | None, resume: bool) -> None:
-    from sleepfm.config import load_config
-    from sleepfm.config.base import RESOLVED_CONFIG_NAME
     from sleepfm.train.run import run_training
 
     if config is None and resume and run_dir is not None and (run_dir / RESOLVED_CONFIG_NAME).is_file():

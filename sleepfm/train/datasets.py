@@ -33,9 +33,10 @@ from torch.utils.data import Dataset
 from sleepfm.errors import InputError
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
+from sleepfm.labels.tables import Outcomes
 from sleepfm.store.embedding_store import EmbeddingStore
 from sleepfm.store.signal_store import CHUNK_SECONDS, PUBLISHED_RATE, SignalStore
-from sleepfm.train.labels import UNSCORED, Outcomes, Unscored, align_tokens
+from sleepfm.train.labels import UNSCORED, Unscored, align_tokens
 from sleepfm.train.splits import study_id
 
 log = logging.getLogger(__name__)

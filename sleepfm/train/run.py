@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from sleepfm.config.base import RESOLVED_CONFIG_NAME, WorkflowConfig, dump_yaml, read_yaml, save_resolved_config
@@ -80,8 +81,6 @@ def run_training(config: WorkflowConfig, *, resume: bool = False, console: Conso
 
 
 def _flatten_source(config: WorkflowConfig) -> dict[str, Any]:
-    import yaml
-
     return yaml.safe_load(dump_yaml(config))
 
 

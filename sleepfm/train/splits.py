@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.json_input import read_json
 
@@ -76,8 +77,6 @@ def read_split_file(path: Path, root: Path | None = None) -> SplitFile:
 
 def write_split_file(path: Path, splits: Mapping[str, Iterable[str | Path]]) -> Path:
     """Write a split file of the published shape (paths as given)."""
-    from sleepfm.config.base import atomic_write_text
-
     payload = {name: [str(p) for p in entries] for name, entries in splits.items()}
     atomic_write_text(Path(path), json.dumps(payload, indent=2) + "\n")
     return Path(path)

@@ -74,7 +74,7 @@ def test_install_lists_it_and_uninstalled_it_is_refused_in_one_line(tmp_path: Pa
                         "--checkpoints", str(tmp_path)], site)
     lines = refused.stderr.strip().splitlines()
     assert refused.returncode == 2 and len(lines) == 1, refused.stderr
-    assert "unknown cohort 'cohort-shhs'; available cohorts: cohort-edf" in lines[0]
+    assert "unknown cohort 'cohort-shhs'; available cohorts: cohort-bids, cohort-edf" in lines[0]
     assert not (tmp_path / "out").exists()
 
 
