@@ -28,6 +28,7 @@ from sleepfm.config.base import atomic_write_text
 from sleepfm.config.executor import parse_shard, shard_suffix
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort
+from sleepfm.labels.tables import read_label_mapping
 
 from .prepare import Notify
 from .report import StudyRecord, build_report, write_report
@@ -155,8 +156,6 @@ def merge_runs(folders: list[Path], out: Path | None = None, *, notify: Notify |
     from sleepfm.config.base import read_yaml, validate
     from sleepfm.config.run import RunConfig
 
-    from .risk_table import read_label_mapping
-
     say = notify or (lambda _: None)
     folders = [Path(f).absolute() for f in folders]
     out = Path(out).absolute() if out is not None else folders[0]
@@ -173,7 +172,8 @@ def merge_runs(folders: list[Path], out: Path | None = None, *, notify: Notify |
         records.append(_moved(record, folder, out))
         if values is not None:
             hazards[study] = values
-    labels = read_label_mapping(Path(run["risk"]["labels"])) if run["risk"].get("computed") else None
+    computed = run["risk"].get("computed")
+    labels = read_label_mapping(Path(run["risk"]["labels"]), ordered=True) if computed else None
     say(f"merging {len(records)} studies from {len(listings)} shard{'s' * (len(listings) != 1)}")
     out.mkdir(parents=True, exist_ok=True)
     return records, finish_report(out, run, records, hazards, cohort, Path(run["data"]), labels, config.report.format,
