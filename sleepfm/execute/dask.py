@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.machinery
 import logging
+import os
 import sys
 import time
 import uuid
@@ -74,14 +75,25 @@ def connect(workers: int, scheduler: str | None, retries: int, gpu: bool) -> Ite
     import dask
 
     resources = {"GPU": 1} if gpu and _local_gpu() else None
+    environment = dict(os.environ)
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}), main_not_reimported():
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.CRITICAL, resources=resources)
+        # The nanny sets its workers' environment (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...)
+        # in this process too, where later worker processes of a script would inherit it.
+        _restore(environment)
         try:
             with distributed.Client(cluster) as client:
                 yield client
         finally:
             cluster.close()
+            _restore(environment)
+
+
+def _restore(environment: dict[str, str]) -> None:
+    for name in set(os.environ) - set(environment):
+        del os.environ[name]
+    os.environ.update(environment)
 
 
 def _local_gpu() -> bool:

@@ -15,6 +15,9 @@ How a failure counts (the same under every executor):
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,12 +87,36 @@ class Attempts:
 
 
 _START = object()
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> None:
+    """Undo, once per process, what dask's nanny does to glibc's allocator in its workers.
+
+    The nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, to hand freed memory back to
+    the system at once. Setting it turns off glibc's adaptive mmap threshold: every array over
+    128 KiB is then mapped and unmapped again, page by page, and a study's steps ran 2.5× slower
+    on such a worker (preprocessing an 8-h night 9 s instead of 3.6 s, embedding it 40 s instead
+    of 14 s). The thresholds are set where the adaptive rule would take them.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    _ALLOCATOR_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 2**20)
+    libc.mallopt(m_trim_threshold, 64 * 2**20)
 
 
 def run_steps(steps: Sequence[Step], value: Any = _START) -> Any:
     """Run ``steps`` in order (in a worker); the first gets only its own arguments unless a
     ``value`` is handed in. A deterministic failure becomes :class:`Failed` and skips the rest;
     an unexpected exception propagates, so that the executor may retry."""
+    tune_allocator()
     for step in steps:
         if isinstance(value, Failed):
             return value
