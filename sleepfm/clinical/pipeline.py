@@ -29,7 +29,9 @@ import copy
 import functools
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -200,7 +202,11 @@ _END = object()
 def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: LocalPool | None
                        ) -> Iterator[Recording]:
     """Embed ``prepared`` recordings as they arrive (from the pool, in a feeder thread) in one
-    streaming model in this process, and analyse each as soon as it is embedded."""
+    streaming model in this process, and analyse each as soon as it is embedded, in a thread of
+    its own, so that the next recording is embedded meanwhile (the analysis — the staging head
+    over a whole night — would otherwise leave the other cores idle)."""
+    import torch
+
     from sleepfm.embedding.api import write_study
     from sleepfm.embedding.runner import StudyFailure
 
@@ -224,15 +230,24 @@ def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: 
             waiting[recording.signals.resolve()] = recording
             yield recording.signals
 
-    def drain() -> Iterator[Recording]:
-        while not ready.empty():
-            yield pipeline.analyse(ready.get())
+    analysing: deque[Future[Recording]] = deque()
 
+    def finished(wait: bool = False) -> Iterator[Recording]:
+        while not ready.empty():
+            analysing.append(analyser.submit(pipeline.analyse, ready.get()))
+        while analysing and (wait or analysing[0].done()):
+            yield analysing.popleft().result()
+
+    config = pipeline.embed_config()
+    cores = torch.get_num_threads()
+    embedder = _main_embedder(config.model_dump_json(), cores)
+    # Every matrix product of this process runs single-threaded (the embedder's units on its own
+    # worker threads, the analyses on theirs), as in a dask worker: the same bits either way.
+    torch.set_num_threads(1)
+    analyser = ThreadPoolExecutor(1, thread_name_prefix="sleepfm-analyse")
     feeder = threading.Thread(target=feed, name="sleepfm-preprocessed", daemon=True)
     feeder.start()
-    config = pipeline.embed_config()
     try:
-        embedder = _main_embedder(config.model_dump_json())
         for outcome in embedder.run(paths()):
             if isinstance(outcome, StudyFailure):
                 recording = waiting.pop(Path(outcome.path).resolve())
@@ -243,10 +258,10 @@ def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: 
                     recording.embeddings = write_study(config, outcome, embedder.checkpoint.path, embedder.precision)[0]
                 except Exception as exc:  # noqa: BLE001 - e.g. a full disk fails this recording only
                     recording.fail("embed", exc)
-            yield pipeline.analyse(recording)
-            yield from drain()
+            analysing.append(analyser.submit(pipeline.analyse, recording))
+            yield from finished()
         feeder.join()
-        yield from drain()
+        yield from finished(wait=True)
         if raised:
             raise raised[0]
     except BaseException:
@@ -254,14 +269,17 @@ def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: 
             pool.cancel()
         feeder.join(timeout=30)
         raise
+    finally:
+        analyser.shutdown(cancel_futures=True)
+        torch.set_num_threads(cores)
 
 
 @functools.lru_cache(maxsize=1)
-def _main_embedder(settings: str) -> Any:
-    """This process's streaming embedder, on every core (loaded once per settings)."""
+def _main_embedder(settings: str, threads: int) -> Any:
+    """This process's streaming embedder, on ``threads`` cores (loaded once per settings)."""
     from sleepfm.checkpoints.folder import load_checkpoint
     from sleepfm.config import EmbedConfig
     from sleepfm.embedding.api import make_embedder
 
     config = EmbedConfig.model_validate_json(settings)
-    return make_embedder(config, load_checkpoint(config.checkpoint), None, None)  # type: ignore[arg-type]
+    return make_embedder(config, load_checkpoint(config.checkpoint), None, threads)  # type: ignore[arg-type]
