@@ -8,6 +8,8 @@ TORCH ?= torch==2.13.0
 CONTRIB := $(wildcard plugins_contrib/*/pyproject.toml)
 CONTRIB_SOURCES := $(shell find plugins_contrib -type f \( -name '*.py' -o -name 'pyproject.toml' \) -not -path '*/build/*' 2>/dev/null)
 DEMO_OUT ?= demo_out
+# test (seconds), small or default (the README's run, about 3 minutes on 2 cores).
+DEMO_SIZE ?= default
 
 .PHONY: demo test lint venv clean
 
@@ -23,7 +25,7 @@ $(VENV)/.installed: pyproject.toml $(CONTRIB_SOURCES)
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/sleepfm demo --out $(DEMO_OUT)
+	$(BIN)/sleepfm demo --out $(DEMO_OUT) --size $(DEMO_SIZE)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -102,3 +102,11 @@ def disk_full(exc: BaseException, where: str | Path | None = None) -> DiskFullEr
     named = re.search(r"filename = '([^']+)'", text)
     path = exc.filename or (named[1] if named else None) or where or "the output folder"
     return DiskFullError(Path(path).parent if str(path).endswith(".tmp") else path)
+
+
+class SleepfmWarning(UserWarning):
+    """A problem that does not stop the work; the command line prints it as one ``warning:`` line."""
+
+
+class InputWarning(SleepfmWarning):
+    """Something about the inputs a user should know (an unpaired hypnogram, a file set aside)."""

@@ -90,5 +90,15 @@ def sleepfm_register_cohorts(register: Register) -> None:
 
 
 @hookspec
+def sleepfm_register_pairing_rules(register: Register) -> None:
+    """Register PairingRule classes: hypnogram naming conventions (:mod:`sleepfm.interfaces.pairing_rule`)."""
+
+
+@hookspec
+def sleepfm_register_quality_checks(register: Register) -> None:
+    """Register QualityCheck classes (:mod:`sleepfm.interfaces.quality_check`)."""
+
+
+@hookspec
 def sleepfm_register_commands(app: typer.Typer) -> None:
     """Add sub-commands to the ``sleepfm`` command line (a :class:`typer.Typer`)."""

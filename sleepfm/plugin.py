@@ -15,20 +15,22 @@ What is here, by kind (docs/plugins.md has the map of kinds, interfaces and hook
 * registration: :data:`hookimpl`, :class:`Register`;
 * interfaces: :class:`SignalReader`, :class:`Recording`, :class:`ChannelInfo`,
   :class:`ChannelMapper`, :class:`ChannelAssignment`, :class:`LabelReader`,
-  :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`,
-  :class:`Study`, :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`,
-  :class:`Model`, :class:`Head`, :class:`Loss`;
+  :class:`HypnogramWriter`, :class:`HypnogramExport`, :class:`Cohort`, :class:`Study`,
+  :class:`PairingRule` (and :class:`NameTemplates`, a rule from file-name templates),
+  :class:`TorchComponent`, :class:`Tokenizer`, :class:`Pooler`, :class:`Model`, :class:`Head`,
+  :class:`Loss`, :class:`QualityCheck` (with the :class:`ChannelSignal` a check is handed);
 * data types: :class:`Modality`, :data:`MODALITIES`, :class:`Hypnogram`, :class:`Stage`,
   :class:`StageMapping`, :data:`EVENT_COLUMNS`, :func:`empty_events`;
 * configuration: :class:`ConfigModel` (the base of every config), :class:`ComponentSpec`;
 * errors: :class:`SleepfmError`, :class:`InputError`, :class:`UsageError`,
   :class:`ConfigError`, :class:`CheckpointError`;
 * helpers for cohort adapters: folder walking (:func:`require_folder`, :func:`walk`,
-  :func:`check_unique`, :func:`is_signal_file`), table reading (:func:`read_table`,
-  :func:`numbers`, :func:`map_sex`, :func:`demographics_frame`, :func:`outcome_frame`,
-  :data:`STUDY_ID`; :func:`read_age_sex` and :func:`read_outcomes` for tables in sleepfm's and
-  the published formats, docs/tables.md), :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel
-  table to subclass);
+  :func:`check_unique`, :func:`is_signal_file`, :func:`find_recordings`), pairing hypnograms
+  with recordings by the registered rules (:func:`pair_hypnograms`, :func:`pairing_rules`),
+  table reading (:func:`read_table`, :func:`numbers`, :func:`map_sex`,
+  :func:`demographics_frame`, :func:`outcome_frame`, :data:`STUDY_ID`; :func:`read_age_sex` and
+  :func:`read_outcomes` for tables in sleepfm's and the published formats, docs/tables.md),
+  :func:`read_hypnogram`, and :class:`TableMapper` (an exact-label channel table to subclass);
 * helpers for models and heads: :func:`sinusoid_table` (the published positional table).
 """
 
@@ -49,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "HypnogramWriter": "sleepfm.interfaces.hypnogram_writer:HypnogramWriter",
     "HypnogramExport": "sleepfm.interfaces.hypnogram_writer:HypnogramExport",
     "Cohort": "sleepfm.interfaces.cohort:Cohort",
+    "PairingRule": "sleepfm.interfaces.pairing_rule:PairingRule",
+    "NameTemplates": "sleepfm.interfaces.pairing_rule:NameTemplates",
     "Study": "sleepfm.interfaces.cohort:Study",
     "TorchComponent": "sleepfm.interfaces.component:TorchComponent",
     "Tokenizer": "sleepfm.interfaces.tokenizer:Tokenizer",
@@ -56,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "Model": "sleepfm.interfaces.model:Model",
     "Head": "sleepfm.interfaces.head:Head",
     "Loss": "sleepfm.interfaces.loss:Loss",
+    "QualityCheck": "sleepfm.interfaces.quality_check:QualityCheck",
+    "ChannelSignal": "sleepfm.interfaces.quality_check:ChannelSignal",
     # data types
     "Modality": "sleepfm.interfaces.modality:Modality",
     "MODALITIES": "sleepfm.interfaces.modality:MODALITIES",
@@ -78,6 +84,9 @@ _EXPORTS: dict[str, str] = {
     "walk": "sleepfm.cohorts.files:walk",
     "check_unique": "sleepfm.cohorts.files:check_unique",
     "is_signal_file": "sleepfm.cohorts.files:is_signal_file",
+    "find_recordings": "sleepfm.read.discover:find_recordings",
+    "pair_hypnograms": "sleepfm.cohorts.pairing:pair_hypnograms",
+    "pairing_rules": "sleepfm.cohorts.pairing:pairing_rules",
     "STUDY_ID": "sleepfm.labels.tables:STUDY_ID",
     "read_table": "sleepfm.labels.tables:read_table",
     "numbers": "sleepfm.labels.tables:numbers",

@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "heads": "head",
     "losses": "loss",
     "cohorts": "cohort",
+    "pairing_rules": "hypnogram pairing rule",
+    "quality_checks": "quality check",
 }
 #: Not a component kind, but listed by ``sleepfm plugins`` next to them.
 COMMANDS = "commands"

@@ -115,3 +115,54 @@ def test_env_vars_in_a_real_process(make_plugin) -> None:
     assert names({"SLEEPFM_DISABLE_PLUGINS": "sleepfm-envtest"}) == {"focal"}
     assert names({"SLEEPFM_LOAD_PLUGINS": "sleepfm-envtest"}) == {"envloss"}
     assert names({"SLEEPFM_LOAD_PLUGINS": ""}) == set()
+
+
+def _leaf_commands() -> dict[str, object]:
+    """Every command of the CLI by its path (``finetune staging``), groups left out."""
+    import typer
+
+    from sleepfm.cli.app import build_app
+
+    found: dict[str, object] = {}
+
+    def visit(command, path: str) -> None:  # type: ignore[no-untyped-def]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                visit(sub, f"{path} {name}".strip())
+        else:
+            found[path] = command
+
+    visit(typer.main.get_command(build_app()), "")
+    return found
+
+
+def test_help_shows_no_python_types(capsys) -> None:
+    # Flags have no value to describe; repeatable arguments show their item type.
+    for path in [*_leaf_commands(), "finetune", "evaluate", "checkpoints", "config"]:
+        assert main([*path.split(), "--help"]) == 0
+        shown = capsys.readouterr().out
+        assert "<bool>" not in shown and "<list[" not in shown, path
+
+
+def test_a_group_without_its_subcommand_names_them(capsys) -> None:
+    assert main(["finetune"]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert line == "error: sleepfm finetune: missing command — choose one of: diagnosis, staging"
+    assert main(["checkpoints"]) == 2
+    assert "choose one of: check" in capsys.readouterr().err
+
+
+def test_readme_says_which_commands_take_config_and_set() -> None:
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"take `--config FILE`[^:]*: (.*?)\.\s", readme, flags=re.S)
+    assert match, "README names the commands that take --config/--set"
+    listed = set(re.findall(r"`([a-z -]+)`", match[1]))
+    commands = _leaf_commands()
+    with_config = {path for path, command in commands.items()
+                   if any("--config" in p.opts for p in command.params)}  # type: ignore[attr-defined]
+    with_set = {path for path, command in commands.items()
+                if any("--set" in p.opts for p in command.params)}  # type: ignore[attr-defined]
+    assert with_config == listed and with_config <= with_set  # (config show takes --set too)

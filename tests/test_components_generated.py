@@ -10,7 +10,8 @@ sleepfm's and any installed plugin's — goes through its kind's contract, with 
   with one :class:`~sleepfm.errors.InputError` line (and not sniffed as theirs);
 * channel mappers: one decision per label, in order, deterministic, a reason for each unmapped one;
 * cohorts: built from their defaults, refusing a missing folder in one line, tables ``None`` or
-  of the documented shape, ``default_config()`` a valid layer of a run config.
+  of the documented shape, ``default_config()`` a valid layer of a run config;
+* pairing rules: each pairs its own examples and nothing else of theirs.
 
 A kind is covered by adding one :class:`Contract` to :data:`CONTRACTS`;
 ``test_every_kind_has_a_contract`` fails for a kind in ``registry_records.KINDS`` without one.
@@ -37,6 +38,7 @@ from sleepfm.errors import InputError, SleepfmError
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.cohort import Cohort
 from sleepfm.interfaces.label_reader import LabelReader
+from sleepfm.interfaces.pairing_rule import PairingRule
 from sleepfm.interfaces.signal_reader import SignalReader
 from sleepfm.registry_records import KINDS
 
@@ -239,6 +241,40 @@ def cohort_contract(kind: str, name: str, tmp_path: Path) -> None:
     validate(RunConfig, merge(layer, {"workflow": "run", "cohort": {"name": name}}), where=name)
 
 
+# ---------------------------------------------------------------------------- pairing rules
+def pairing_rule_contract(kind: str, name: str, tmp_path: Path) -> None:
+    """A hypnogram naming convention pairs its own examples, never a hypnogram with another recording
+    or a recording with itself, and claims all of its hypnogram names or none."""
+    rule = registry.create(kind, name)
+    assert isinstance(rule, PairingRule) and rule.examples, "a rule gives (recording, hypnogram) examples"
+    for recording, hypnogram in rule.examples:
+        assert rule.pairs(Path(recording), Path(hypnogram)), (recording, hypnogram)
+        assert not rule.pairs(Path("x" + recording), Path(hypnogram)), "another recording must not pair"
+        assert not rule.pairs(Path(recording), Path(recording))
+    claims = [rule.claims(Path(hypnogram)) for _, hypnogram in rule.examples]
+    assert all(claims) or not any(claims), "a rule claims all its hypnogram names or none"
+
+
+# ---------------------------------------------------------------------------- quality checks
+def quality_check_contract(kind: str, name: str, tmp_path: Path) -> None:
+    """A quality check builds from its documented defaults, says what its flag means, and on its own
+    clean example channel returns one bool per 5-s patch — none set — the same twice over."""
+    import numpy as np
+
+    from sleepfm.plugin import ChannelSignal, QualityCheck
+
+    check = registry.create(kind, name)
+    assert isinstance(check, QualityCheck) and (check.meaning or registry.entry(kind, name).description)
+    channel = check.example_channel()
+    assert isinstance(channel, ChannelSignal) and channel.n_patches > 0
+    if not check.applies(channel):
+        return
+    flags = np.asarray(check.patches(channel))
+    assert flags.shape == (channel.n_patches,) and flags.dtype == bool
+    assert not flags.any(), "a clean channel raises no flag"
+    assert np.array_equal(flags, np.asarray(check.patches(channel))), "deterministic"
+
+
 # ---------------------------------------------------------------------------- any kind
 def _described(kind: str, name: str) -> Any:
     entry = registry.entry(kind, name)
@@ -273,9 +309,8 @@ CONTRACTS: dict[str, Contract] = {
     "losses": Contract(torch_contract(_loss_contract, batch_independent=False)),
     "cohorts": Contract(cohort_contract),
     "hypnogram_writers": Contract(lambda kind, name, tmp_path: check_writer(name, tmp_path, night())),
-    # Kinds being added beside this one; their owners replace these with their own contract.
-    "quality_checks": Contract(loads_and_builds),
-    "pairing_rules": Contract(loads_and_builds),
+    "quality_checks": Contract(quality_check_contract),
+    "pairing_rules": Contract(pairing_rule_contract),
 }
 
 

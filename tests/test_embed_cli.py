@@ -84,4 +84,5 @@ def test_usage_problems_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["embed", str(tmp_path / "published.hdf5"), "--checkpoint", str(checkpoint), "--out",
                  str(tmp_path / "o"), "--set", "channel_mapper=no-such-mapper"]) == 2
     err = capsys.readouterr().err
-    assert "stores no modalities" in err and "'no-such-mapper' is not installed" in err and "--channel-map" in err
+    # Refused when the config is validated, before any file is opened.
+    assert "channel_mapper" in err and "no channel mapper named 'no-such-mapper'" in err

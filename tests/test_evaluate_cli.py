@@ -165,3 +165,28 @@ def test_published_pickles_are_scored_and_nothing_else_is_unpickled(tmp_path, ca
     assert main(["evaluate", "staging", "--predictions", str(folder), "--out", str(tmp_path / "c")]) == 1
     assert "refused or unreadable pickle" in one_error_line(capsys)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_tables_keep_their_headers_at_80_columns(tmp_path, diagnosis_inputs, monkeypatch) -> None:
+    # A pipe or an 80-column terminal: no header is cut ("macr…") and every metric is shown.
+    import io
+
+    from rich.console import Console
+
+    from sleepfm.cli import console
+
+    for argv, headers in [
+        (["evaluate", "staging", "--predictions", str(staging_predictions(tmp_path)), "--out", str(tmp_path / "s")],
+         ["metric", "5s", "30s", "accuracy", "macro-F1", "Cohen's kappa", "F1 Wake", "F1 REM"]),
+        (["evaluate", "diagnosis", "--predictions", str(diagnosis_inputs[1]), "--labels", str(diagnosis_inputs[0]),
+          "--label-mapping", str(diagnosis_inputs[0] / "mapping.csv"), "--bootstrap", "0",
+          "--out", str(tmp_path / "d")],
+         ["phecode", "phenotype", "events", "Harrell's C (95% CI)", "Uno's C", "status"]),
+    ]:
+        buffer = io.StringIO()
+        monkeypatch.setattr(console, "out", Console(file=buffer, width=80, soft_wrap=True))
+        assert main(argv) == 0
+        printed = buffer.getvalue()
+        assert all(header in printed for header in headers), printed
+        table = [line for line in printed.splitlines() if str(tmp_path) not in line]  # paths may be long
+        assert max(len(line) for line in table) <= 80 and not any("…" in line for line in table[:4]), printed

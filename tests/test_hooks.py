@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -165,6 +166,26 @@ def test_hook_sleepfm_register_cohorts(make_plugin, tmp_path) -> None:
     assert [s.id for s in studies] == ["a", "b"]
 
 
+def test_hook_sleepfm_register_pairing_rules(make_plugin, tmp_path) -> None:
+    body = '''
+    class ClinicScoring(NameTemplates):
+        """PSG_p01_1.edf <-> Scoring_PSG_p01_1.xml."""
+        label_reader = "nsrr-xml"
+        templates = ("Scoring_{stem}.xml",)
+        examples = (("PSG_p01_1.edf", "Scoring_PSG_p01_1.xml"),)
+    '''
+    _install(make_plugin, "sleepfm_register_pairing_rules", "clinic-scoring", "ClinicScoring", body,
+             "from sleepfm.plugin import NameTemplates")
+    from sleepfm import registry
+    from sleepfm.cohorts import load_cohort
+
+    registry.reset_registry()
+    (tmp_path / "PSG_p01_1.edf").write_bytes(b"")
+    (tmp_path / "Scoring_PSG_p01_1.xml").write_text("<PSGAnnotation/>")
+    (study,) = load_cohort("cohort-edf").discover(tmp_path)  # the built-in adapter uses the plugin's rule
+    assert study.hypnogram_path.name == "Scoring_PSG_p01_1.xml" and study.label_reader == "nsrr-xml"
+
+
 def test_hook_sleepfm_register_commands(make_plugin, capsys) -> None:
     make_plugin(
         "sleepfm-hello",
@@ -183,6 +204,34 @@ def test_hook_sleepfm_register_commands(make_plugin, capsys) -> None:
     assert "hello sleep" in capsys.readouterr().out
     assert main(["plugins", "--kind", "commands", "--json"]) == 0
     assert '"name": "hello"' in capsys.readouterr().out
+
+
+def test_hook_sleepfm_register_quality_checks(make_plugin, tmp_path) -> None:
+    body = '''
+    class SpikeCfg(ConfigModel):
+        limit: float = 4.0
+
+    class Spikes(QualityCheck):
+        """Patches holding a sample beyond a fixed z-score."""
+        Config = SpikeCfg
+        meaning = "a sample beyond the limit"
+        def patches(self, channel):
+            return np.abs(channel.patches).max(axis=1) > self.config.limit
+    '''
+    _install(make_plugin, "sleepfm_register_quality_checks", "spikes", "Spikes", body,
+             "import numpy as np\n    from sleepfm.plugin import ConfigModel, QualityCheck")
+    from .helpers_models import STUDY, write_study
+
+    data = write_study(tmp_path / "night.h5", STUDY, 128 * 60)
+    spike = {name: np.abs(values).max() for name, values in data.items()}
+    config = tmp_path / "qc.yaml"
+    config.write_text("workflow: qc\nquality:\n  checks: [{name: spikes, params: {limit: 3.5}}, {name: flat}]\n")
+    assert main(["qc", str(tmp_path / "night.h5"), "--out", str(tmp_path / "qc"), "--config", str(config),
+                 "--no-plot"]) == 0
+    report = json.loads((tmp_path / "qc" / "night.qc.json").read_text())
+    assert report["checks"]["spikes"] == "a sample beyond the limit"
+    flagged = {name for name, channel in report["channels"].items() if "spikes" in channel["flags"]}
+    assert flagged == {name for name, top in spike.items() if top > 3.5 and STUDY[name] is not None}
 
 
 def _hook_names() -> list[str]:
@@ -205,7 +254,7 @@ def test_every_hook_is_documented_and_tested() -> None:
         if f"test_hook_{name}" not in tests:
             problems.append(f"no test named test_hook_{name}")
     assert not problems, problems
-    assert len(_hook_names()) == 11
+    assert len(_hook_names()) == 13
 
 
 def test_stage_file_fixture_is_what_the_label_hook_test_reads() -> None:

@@ -115,9 +115,11 @@ def test_file_pyedflib_refuses_still_reads(tmp_path: Path) -> None:
     assert read_hypnogram(path).stages.tolist() == [0, 0, 2]
 
 
-def test_record_count_header_larger_than_the_file_is_clipped(tmp_path: Path) -> None:
+def test_record_count_header_larger_than_the_file_is_refused(tmp_path: Path) -> None:
+    # The missing records would be missing stages: refused like a truncated recording.
     path = write_edf_plus(tmp_path / "patched.edf", [[_tal(0, 30, "Sleep stage W")]], declared_records=50)
-    assert read_hypnogram(path).stages.tolist() == [0]
+    with pytest.raises(InputError, match="header claims 50 data records but the file holds 1"):
+        read_hypnogram(path)
 
 
 def test_non_30s_epochs_are_inferred(tmp_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_non_30s_epochs_are_inferred(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("make", "message"), [
     (lambda p: write_edf_plus(p, [[_tal(0, None, "Lights off")]]), "no sleep-stage annotations"),
     (lambda p: write_edf_plus(p, [[b"+0\x14\x14\x00garbage\x00"]]), r"malformed EDF\+ annotation"),
-    (lambda p: p.write_bytes(b"not an edf at all"), "not an EDF/BDF file"),
+    (lambda p: p.write_bytes(b"not an edf at all"), "not an EDF or BDF file"),
     (lambda p: write_edf_plus(p, [[_tal(0, 30, "Sleep stage W")]])
      and p.write_bytes(p.read_bytes()[:300]), "truncated"),
 ])
@@ -145,6 +147,7 @@ def test_psg_without_annotation_signal_is_refused(tmp_path: Path) -> None:
     path = write_edf_plus(tmp_path / "psg.edf", [[_tal(0, 30, "Sleep stage W")]])
     raw = bytearray(path.read_bytes())
     raw[256:272] = b"EEG C3-A2       "  # the only signal is now a data signal
+    raw[244:252] = b"1       "  # of 1-s records
     path.write_bytes(bytes(raw))
     with pytest.raises(InputError, match="no annotation signal"):
         read_edf_annotations(path)

@@ -45,7 +45,10 @@ def test_outputs_carry_the_store_contract(tmp_path: Path) -> None:
         assert handle.attrs["sampling_rate"] == 128 and handle.attrs["duration"] == 60
         assert handle.attrs["source_file"] == str(source) and handle.attrs["channel_mapper"] == "rules"
         assert handle.attrs["start_time"] == datetime(2020, 1, 1, 22, 0).isoformat()
-        for name in handle:
+        # Root-level datasets are the channels (the quality flags live in a group: never one of them).
+        channels = [name for name, item in handle.items() if isinstance(item, h5py.Dataset)]
+        assert sorted(channels) == ["C3-M2", "Chin", "E1-M2", "ECG", "Pos", "SpO2", "Thor"]
+        for name in channels:
             assert set(CHANNEL_ATTRS) <= set(handle[name].attrs) and handle[name].dtype == np.float16
         assert handle["Pos"].attrs["modality"] == "" and "position" in handle["Pos"].attrs["reason"]
         assert handle["SpO2"].attrs["original_rate"] == 1 and handle["SpO2"].attrs["unit"] == "%"
@@ -61,11 +64,16 @@ def test_resume_skips_complete_outputs_and_overwrite_redoes_them(tmp_path: Path,
     out = tmp_path / "out"
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out)]) == 0
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.h5")}
+    first = _manifest(out)
     capsys.readouterr()
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out)]) == 0
     assert "0 converted, 2 already done, 0 failed" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.h5")} == before
-    assert {row["status"] for row in _manifest(out).values()} == {"skipped"}
+    again = _manifest(out)
+    assert {row["status"] for row in again.values()} == {"skipped"}
+    # A rerun keeps what the run that made each store recorded: its time and the library that read it.
+    for name, row in again.items():
+        assert row["reader"] == first[name]["reader"] != "" and row["seconds"] == first[name]["seconds"] != "0"
     assert main(["preprocess", str(tmp_path / "in"), "--out", str(out), "--overwrite"]) == 0
     assert all(p.stat().st_mtime_ns != before[p.name] for p in out.glob("*.h5"))
     assert {row["status"] for row in _manifest(out).values()} == {"done"}
@@ -149,7 +157,8 @@ def test_process_pool_runs_studies_in_parallel(tmp_path: Path) -> None:
     assert report.count("done") == 3
     sleepfm.preprocess(tmp_path / "in" / "s1.edf", tmp_path / "single", workers=1)
     with h5py.File(tmp_path / "out" / "s1.h5") as a, h5py.File(tmp_path / "single" / "s1.h5") as b:
-        assert all(np.array_equal(a[n][:], b[n][:]) for n in a)
+        assert all(np.array_equal(a[n][()], b[n][()]) for n in a if isinstance(a[n], h5py.Dataset))
+        assert np.array_equal(a["sleepfm_quality/flags"][()], b["sleepfm_quality/flags"][()])
 
 
 @pytest.mark.slow

@@ -80,7 +80,7 @@ def test_reader_refuses_with_a_specific_message(tmp_path: Path, name: str) -> No
     assert "\n" not in str(caught.value) and str(tmp_path / name) in str(caught.value)
 
 
-@pytest.mark.parametrize("name", list(BAD))
+@pytest.mark.parametrize("name", [n for n in BAD if n != "hypnogram.edf"])
 def test_cli_fails_that_study_only(tmp_path: Path, capsys, name: str) -> None:
     make, message = BAD[name]
     make(tmp_path / name)
@@ -97,6 +97,18 @@ def test_cli_fails_that_study_only(tmp_path: Path, capsys, name: str) -> None:
     with open(out / "manifest.csv", newline="") as handle:
         rows = {row["output"]: row for row in csv.DictReader(handle)}
     assert rows["good.h5"]["status"] == "done" and rows[Path(name).stem + ".h5"]["status"] == "failed"
+
+
+def test_a_named_hypnogram_is_set_aside_like_one_in_a_folder(tmp_path: Path, capsys) -> None:
+    # One rule for annotation-only files, however they are given: set aside and reported, not failed.
+    _annotations_only(tmp_path / "hypnogram.edf")
+    good = synthetic_recording(tmp_path / "good.edf", 30, {"C3-M2": 128, "ECG": 128, "Thor": 16, "Chin": 128})
+    out = tmp_path / "out"
+    assert main(["preprocess", str(tmp_path / "hypnogram.edf"), str(good), "--out", str(out)]) == 0
+    assert "1 annotation-only file (hypnograms) set aside" in capsys.readouterr().out
+    with open(out / "manifest.csv", newline="") as handle:
+        rows = {Path(row["file"]).name: row["status"] for row in csv.DictReader(handle)}
+    assert rows == {"good.edf": "done", "hypnogram.edf": "ignored"}
 
 
 def test_a_40_second_recording_is_stored_with_a_warning(tmp_path: Path, capsys) -> None:

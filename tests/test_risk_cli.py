@@ -76,11 +76,57 @@ def test_python_api_validates_like_the_command(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_phecode_names_are_explained(shared: Path, tmp_path: Path, capsys) -> None:
+def test_a_label_table_that_does_not_fit_the_head_is_refused_naming_labels(shared: Path, tmp_path: Path,
+                                                                           capsys) -> None:
     edf = tmp_path / "x.edf"
     edf.write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("label_idx,phecode,phenotype\n0,401.1,Essential hypertension\n")
     assert main(["risk", str(edf), "--checkpoints", str(shared / COMPAT), "--age", "40", "--sex", "M",
-                 "--out", str(tmp_path / "out")]) == 1
+                 "--labels", str(labels), "--out", str(tmp_path / "out")]) == 1
     (line,) = error_lines(capsys.readouterr().err)
-    assert "no label_mapping.csv" in line and "--labels" in line
+    assert "1 rows but the diagnosis head gives 1065 outputs" in line and "--labels" in line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_readme_tour_line_works_without_labels(shared: Path, tmp_path: Path, capsys) -> None:
+    # README: `sleepfm risk night.edf --checkpoints checkpoints/ --age 61 --sex F --out report/`.
+    # The release's checkpoints/ folder holds no label_mapping.csv: sleepfm ships the table.
+    from sleepfm.clinical.risk_table import packaged_label_mapping
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "sleepfm risk night.edf --checkpoints checkpoints/ --age 61 --sex F --out report/" in readme
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.symlink_to(shared / COMPAT)
+    assert not list(checkpoints.rglob("label_mapping.csv"))
+    edf = write_night(tmp_path / "night.edf", NIGHT)
+    assert main(["risk", str(edf), "--checkpoints", str(checkpoints), "--age", "61", "--sex", "F",
+                 "--out", str(tmp_path / "report")]) == 0, capsys.readouterr().err
+    sidecar = json.loads((tmp_path / "report" / "night.risk.json").read_text())
+    assert sidecar["labels"] == str(packaged_label_mapping())
+    table = pd.read_csv(tmp_path / "report" / "night.risk.csv", dtype={"phecode": str})
+    released = pd.read_csv(shared / LABELS, dtype={"phecode": str})
+    assert len(table) == 1065 and set(table["phenotype"]) == set(released["phenotype"])
+
+
+def test_the_packaged_table_is_the_released_one(shared: Path) -> None:
+    from sleepfm.clinical.risk_table import packaged_label_mapping
+
+    assert packaged_label_mapping().read_bytes() == (shared / LABELS).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_wheel_carries_the_phecode_table(tmp_path: Path) -> None:
+    # README: `pip wheel --no-deps -w dist . && pip install dist/sleepfm-*.whl` — risk's default table
+    # must be inside the wheel, not only in a source checkout.
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(repo)], check=True, capture_output=True, timeout=600)
+    (wheel,) = tmp_path.glob("sleepfm-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("sleepfm/data/label_mapping.csv").decode().count("\n") == 1066

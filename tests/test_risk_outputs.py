@@ -53,6 +53,7 @@ def test_sex_is_validated() -> None:
 
 
 def _labels(tmp_path: Path, text: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "label_mapping.csv"
     path.write_text(text)
     return path
@@ -83,12 +84,18 @@ def test_bad_label_mappings_are_refused(tmp_path: Path, text: str, message: str)
 
 
 def test_label_mapping_is_looked_for_in_the_checkpoints(tmp_path: Path) -> None:
-    (tmp_path / "model_diagnosis").mkdir()
-    with pytest.raises(InputError, match="pass --labels"):
-        find_label_mapping(None, tmp_path)
-    target = _labels(tmp_path / "model_diagnosis", "label_idx,phecode,phenotype\n")
-    assert find_label_mapping(None, tmp_path) == target
-    assert find_label_mapping(tmp_path / "x.csv", tmp_path) == tmp_path / "x.csv"
+    from sleepfm.clinical.risk_table import packaged_label_mapping
+
+    checkpoints = tmp_path / "sleepfm" / "checkpoints"
+    (checkpoints / "model_diagnosis").mkdir(parents=True)
+    # Nothing in the folder: sleepfm's copy of the released table.
+    assert find_label_mapping(None, checkpoints) == packaged_label_mapping()
+    # The release's layout: sleepfm/configs/label_mapping.csv beside sleepfm/checkpoints/.
+    release = _labels(tmp_path / "sleepfm" / "configs", "label_idx,phecode,phenotype\n")
+    assert find_label_mapping(None, checkpoints) == release
+    own = _labels(checkpoints / "model_diagnosis", "label_idx,phecode,phenotype\n")
+    assert find_label_mapping(None, checkpoints) == own
+    assert find_label_mapping(tmp_path / "x.csv", checkpoints) == tmp_path / "x.csv"
 
 
 @pytest.mark.shared

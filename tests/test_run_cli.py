@@ -40,7 +40,8 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
 
     report = json.loads((out / "report.json").read_text())
     assert report["summary"] == {"studies": 3, "completed": 2, "failed": 1, "with_hypnogram": 2, "evaluated": 1,
-                                 "with_risk": 2}
+                                 "with_risk": 2, "quality": {"usable": 2, "degraded": 0, "unusable": 0},
+                                 "foreign_data": 0}
     studies = {s["id"]: s for s in report["studies"]}
     night1, night2, broken = studies["night1"], studies["night2"], studies["broken"]
     assert broken["status"] == "failed" and broken["failed_step"] == "preprocess"
@@ -56,7 +57,8 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
     assert sorted(p.name for p in (out / "studies" / "night1").iterdir()) == [
         "night1.hypnogram.csv", "night1.png", "night1.risk.csv", "night1.risk.json", "night1.stats.json"]
     markdown = (out / "report.md").read_text()
-    assert "| night1 | 10.0 | BAS, RESP, EKG, EMG |" in markdown and "studies/night1/night1.png" in markdown
+    assert "| night1 | usable | 0.0 | 10.0 | BAS, RESP, EKG, EMG |" in markdown
+    assert "studies/night1/night1.png" in markdown
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["cohort"]["name"] == "cohort-edf" and resolved["workflow"] == "run"
 
@@ -73,12 +75,16 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
 
 
 def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsys) -> None:
+    from sleepfm.cohorts import available_cohorts
+
     compat = str(shared / COMPAT)
+    # Whatever cohort plugins are installed, the message lists exactly those.
+    cohorts = ", ".join(available_cohorts())
     empty = tmp_path / "empty"
     empty.mkdir()
     cases = [
         (["run", "--plugin", "cohort-nope", "--data", str(clinic), "--out", str(tmp_path / "o"), "--checkpoints",
-          compat], 2, "unknown cohort 'cohort-nope'; available cohorts: cohort-bids, cohort-edf"),
+          compat], 2, f"unknown cohort 'cohort-nope'; available cohorts: {cohorts} —"),
         (["run", "--data", str(clinic), "--out", str(clinic), "--checkpoints", compat], 2,
          "--out is the data folder"),
         (["run", "--data", str(empty), "--out", str(tmp_path / "o"), "--checkpoints", compat], 1,
@@ -93,10 +99,50 @@ def test_refusals_are_one_line(shared: Path, clinic: Path, tmp_path: Path, capsy
           "cohort.params.recursiv=true"], 2, "cohort.params.recursiv: unknown key"),
         (["run", "--data", str(clinic), "--out", str(tmp_path / "o")], 2, "no --checkpoints given"),
         (["run", "--data", str(clinic), "--out", str(tmp_path / "o"), "--checkpoints", compat, "--set",
-          "risk.enabled=on"], 1, "risk.enabled is on, but"),
+          "risk.enabled=on", "--set", f"cohort.params.demographics={tmp_path / 'absent.csv'}"], 1,
+         "risk.enabled is on, but"),
     ]
     assert_refused(main, cases, capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_an_installed_cohort_plugin_is_listed_among_the_available(make_plugin, tmp_path: Path, capsys) -> None:
+    # A lab's cohort package joins the list; nothing in the suite assumes which cohorts exist.
+    from sleepfm import registry
+    from sleepfm.cohorts import available_cohorts
+
+    make_plugin("sleepfm-cohort-aaa", """
+        from sleepfm.plugin import Cohort, hookimpl
+
+        class Aaa(Cohort):
+            \"\"\"A lab's cohort.\"\"\"
+            def discover(self, root):
+                return []
+
+        @hookimpl
+        def sleepfm_register_cohorts(register):
+            register("cohort-aaa", Aaa)
+    """)
+    registry.reset_registry()
+    assert "cohort-aaa" in available_cohorts()
+    assert main(["run", "--plugin", "cohort-nope", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--checkpoints", str(tmp_path)]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert f"available cohorts: {', '.join(available_cohorts())} —" in line and "cohort-aaa, " in line
+
+
+def test_run_takes_labels_like_risk(tmp_path: Path, capsys) -> None:
+    # --labels is risk.labels; a run stopped early (no data) still shows it was taken.
+    labels = tmp_path / "labels.csv"
+    labels.write_text("label_idx,phecode,phenotype\n0,401.1,Essential hypertension\n")
+    assert main(["run", "--labels", str(labels), "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "o"),
+                 "--checkpoints", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "data folder not found" in err and "No such option" not in err
+    from sleepfm.config.run import resolve_run_config
+
+    resolved = resolve_run_config(None, cli={"risk": {"labels": str(labels)}}, overrides=[])
+    assert resolved.risk.labels == labels
 
 
 def test_run_config_file_and_workflow_check(tmp_path: Path, capsys) -> None:

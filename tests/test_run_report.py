@@ -42,11 +42,14 @@ def test_pooled_agreement_is_over_every_epoch_and_mean_is_per_study() -> None:
 def test_reports_list_studies_failures_and_plots(tmp_path: Path, fmt: str) -> None:
     ok = _record("night1", [0, 2, 2, 3], [0, 2, 2, 2])
     ok.statistics = {"total_sleep_time": 8.5, "sleep_efficiency": 85.0}
+    ok.quality = {"verdict": "unusable", "reasons": ["no BAS (EEG/EOG) channel: staging cannot be trusted"],
+                  "masked_fraction": 0.125, "foreign_data": {"checked": True, "foreign": True}}
     broken = StudyRecord("night2", "night2", "night2.edf", None)
     broken.fail("preprocess", "night2.edf: not an EDF file (bad version field)")
     report = build_report(RUN, [ok, broken])
     assert report["summary"] == {"studies": 2, "completed": 1, "failed": 1, "with_hypnogram": 1, "evaluated": 1,
-                                 "with_risk": 0}
+                                 "with_risk": 0, "quality": {"usable": 0, "degraded": 0, "unusable": 1},
+                                 "foreign_data": 1}
 
     json_path, readable = write_report(tmp_path, report, [ok, broken], fmt)
     data = json.loads(json_path.read_text())
@@ -57,7 +60,10 @@ def test_reports_list_studies_failures_and_plots(tmp_path: Path, fmt: str) -> No
     assert "night2" in text and "not an EDF file" in text and "studies/night1/night1.png" in text
     assert "0.750" in text                                # night1 accuracy 3/4
     if fmt == "markdown":
-        assert "| night1 | 10.0 | BAS, EKG | 3 | 0 | 17 | 0 | 0 | 8.5 | 85.0 | 0.750 |" in text
+        assert ("| night1 | unusable, foreign | 12.5 | 10.0 | BAS, EKG | 3 | 0 | 17 | 0 | 0 | 8.5 | 85.0 | 0.750 |"
+                in text)
+        # An unusable study is still reported, flagged at its own section too.
+        assert "### night1 — signal quality UNUSABLE — FOREIGN DATA" in text
     else:
         assert text.startswith("<!DOCTYPE html>") and "<img src='studies/night1/night1.png'" in text
 

@@ -108,8 +108,8 @@ def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, cap
     a_file = tmp_path / "file"
     a_file.write_text("x")
     cases = [
-        (["stage", str(tmp_path / "absent.edf"), "--checkpoints", compat, "--out", str(tmp_path / "o1")], 1,
-         "absent.edf: file not found"),
+        (["stage", str(tmp_path / "absent.edf"), "--checkpoints", compat, "--out", str(tmp_path / "o1")], 2,
+         "input not found: " + str(tmp_path / "absent.edf")),
         (["stage", str(not_edf), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o2")], 1,
          "no model_base, model_sleep_staging"),
         (["stage", str(not_edf), "--checkpoints", compat, "--out", str(a_file)], 2, "--out is a file"),
@@ -122,6 +122,26 @@ def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, cap
     ]
     assert_refused(main, cases, capsys)
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3", "o4", "o5"))
+
+
+def test_folders_and_patterns_are_taken_and_hypnograms_among_them_set_aside(shared: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    # The inputs are discovered (files, folders, patterns alike) before the checkpoints are looked
+    # at: an empty checkpoints folder is what stops these, not the folder or the hypnogram EDF.
+    folder = tmp_path / "sleep-edf"
+    folder.mkdir()
+    for name in ("SC4001E0-PSG_first300s.edf", "SC4001EC-Hypnogram.edf"):
+        (folder / name).symlink_to(shared / "data" / "psg" / "sleep-edf" / name)
+    for given in ([str(folder)], [str(folder / "*.edf")]):
+        assert main(["stage", *given, "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+        (line,) = error_lines(capsys.readouterr().err)
+        assert "no model_base, model_sleep_staging" in line
+    assert main(["stage", str(folder / "SC4001EC-Hypnogram.edf"), "--checkpoints", str(tmp_path), "--out",
+                 str(tmp_path / "o")]) == 1
+    assert "holds only annotations (a hypnogram, not a recording)" in capsys.readouterr().err
+    assert main(["stage", str(folder / "*.bdf"), "--checkpoints", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "no recordings match" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
@@ -175,12 +195,18 @@ def test_an_unexpected_error_in_one_recording_spares_the_others(shared: Path, tm
         return original(self, path)
 
     monkeypatch.setattr(StagingRunner, "probabilities", flaky)
-    out = tmp_path / "out"
-    assert main(["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out),
-                 "--no-plot"]) == 1
-    (line,) = error_lines(capsys.readouterr().err)
-    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = ["stage", str(first), str(second), "--checkpoints", str(shared / COMPAT), "--out", str(out), "--no-plot",
+            "--work", str(work)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    (line,) = error_lines(err)
+    assert "first.edf: stage failed: unexpected RuntimeError: CUDA error" in line and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["second.hypnogram.csv", "second.stats.json"]
+    # --debug shows where it came from (the stores of the first run are reused).
+    assert main(["--debug", *argv]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "in flaky" in err and "RuntimeError: CUDA error" in err
 
 
 @pytest.mark.slow

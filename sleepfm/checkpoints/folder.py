@@ -29,9 +29,12 @@ import torch
 from torch import nn
 
 from sleepfm import registry
-from sleepfm.errors import CheckpointError, UsageError
+from sleepfm.errors import CheckpointError, SleepfmError, UsageError
+from sleepfm.file_modes import make_shareable
 from sleepfm.json_input import read_json
+from sleepfm.registry_records import KINDS
 
+from .budget import ParameterBudget
 from .published import (
     PUBLISHED_CLASSES,
     WEIGHTS_CANDIDATES,
@@ -39,8 +42,8 @@ from .published import (
     published_config_for,
     read_published_config,
 )
-from .reading import read_weights
-from .strict import load_strict
+from .reading import StateDict, read_weights
+from .strict import check_strict, load_strict
 
 FORMAT = "sleepfm-checkpoint"
 FORMAT_VERSION = 1
@@ -82,6 +85,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _weights_inside(folder: Path, entry: object) -> Path:
+    """The weights file a sleepfm config.json names: a file name inside the checkpoint folder."""
+    relative = Path(entry) if isinstance(entry, str) and entry.strip() else None
+    if relative is None or relative.is_absolute() or ".." in relative.parts:
+        raise CheckpointError(f"its weights entry {entry!r} points outside the checkpoint folder", where=folder /
+                              CONFIG_NAME, fix="a checkpoint's weights live in its folder: name the file, e.g. "
+                              f"{WEIGHTS_NAME!r}, and copy it there")
+    return folder / relative
+
+
 def _published_weights(folder: Path, given: Path) -> Path:
     if given.is_file() and given.suffix in (".pt", ".pth"):
         return given
@@ -96,6 +109,39 @@ def build(kind: str, name: str, params: dict[str, Any], *, where: str | Path) ->
     """The registered component ``kind``/``name`` built from ``params`` (:func:`sleepfm.registry.create`),
     refusing bad ones in one line."""
     return registry.create(kind, name, params, error=CheckpointError, where=where)
+
+
+def build_for_weights(kind: str, name: str, params: dict[str, Any], state: StateDict, *, where: Path,
+                      weights: Path) -> nn.Module:
+    """Build the component ``params`` describe, but only once they are known to fit ``state``.
+
+    It is first built on the meta device (no memory) under a parameter budget: as soon as it
+    registers several times more parameters, or values, than the weights hold, the build
+    stops (a config.json asking for 100,000 layers is refused after a few). The result is
+    compared key by key and shape by shape with the weights (a mismatch gets its table);
+    only then is the real network built and loaded. A component that cannot be built on the
+    meta device is built for real under the same budget.
+    """
+    what = f"{KINDS[kind]} {name!r}"
+    budget = ParameterBudget(state, where=where, weights=weights)
+    try:
+        with torch.device("meta"), budget:
+            probe: nn.Module | None = build(kind, name, params, where=where)
+    except SleepfmError:
+        raise
+    except Exception:  # noqa: BLE001 - needs real tensors to build: the budget still guards the real build
+        probe = None
+    if probe is not None:
+        check_strict(probe, state, where=weights, what=what)
+    try:
+        with budget:
+            module = build(kind, name, params, where=where)
+    except (MemoryError, RuntimeError) as exc:  # an allocation the hyper-parameters ask for failed
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot build {what}: {message}", where=where,
+                              fix="config.json asks for a network larger than this machine can hold") from None
+    load_strict(module, state, where=weights, what=what)
+    return module
 
 
 def _with_semantics(kind: str, name: str, params: dict[str, Any], semantics: Semantics) -> dict[str, Any]:
@@ -121,11 +167,15 @@ def load_checkpoint(path: Path, *, semantics: Semantics = "sleepfm") -> Checkpoi
         kind, name = str(config.get("kind", "")), str(config.get("name", ""))
         if kind not in TORCH_KINDS or not name or not isinstance(config.get("params"), dict):
             raise CheckpointError("config.json lacks kind, name or params", where=folder / CONFIG_NAME)
-        if int(config.get("format_version", 0)) > FORMAT_VERSION:
-            raise CheckpointError(f"written by a newer sleepfm (format {config['format_version']})", where=folder,
+        version = config.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise CheckpointError(f"format_version is {version!r}, not a whole number of 1 or more",
+                                  where=folder / CONFIG_NAME, fix=f"sleepfm writes format_version {FORMAT_VERSION}")
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"written by a newer sleepfm (format {version})", where=folder,
                                   fix="upgrade sleepfm")
         params, signal = config["params"], dict(config.get("signal") or {})
-        weights, source = folder / str(config.get("weights", WEIGHTS_NAME)), "sleepfm"
+        weights, source = _weights_inside(folder, config.get("weights", WEIGHTS_NAME)), "sleepfm"
         published = config.get("published")
     elif "model" in config:
         kind, name, params, signal = read_published_config(config, str(folder / CONFIG_NAME))
@@ -133,8 +183,8 @@ def load_checkpoint(path: Path, *, semantics: Semantics = "sleepfm") -> Checkpoi
     else:
         raise CheckpointError("config.json is neither sleepfm's nor a published SleepFM config", where=folder,
                               fix=f"published configs name a model ({', '.join(PUBLISHED_CLASSES)})")
-    module = build(kind, name, _with_semantics(kind, name, params, semantics), where=folder / CONFIG_NAME)
-    load_strict(module, read_weights(weights), where=weights, what=f"{kind[:-1]} {name!r}")
+    module = build_for_weights(kind, name, _with_semantics(kind, name, params, semantics), read_weights(weights),
+                               where=folder / CONFIG_NAME, weights=weights)
     module.eval()
     return Checkpoint(module, kind, name, folder, source, params, signal, published)  # type: ignore[arg-type]
 
@@ -219,17 +269,10 @@ def save_model(
 
     def fill(tmp: Path) -> None:
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "kind": kind, "name": name})
-        _readable(tmp / WEIGHTS_NAME)
+        make_shareable(tmp / WEIGHTS_NAME)  # safetensors creates its file owner-only
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     return _write_folder(folder, overwrite, fill)
-
-
-def _readable(path: Path) -> None:
-    # safetensors creates its file owner-only; a checkpoint is meant to be shared like any file.
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def save_published(checkpoint: Checkpoint, folder: Path, *, overwrite: bool = False) -> Path:

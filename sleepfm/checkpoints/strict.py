@@ -67,6 +67,13 @@ def mismatch_table(expected: dict[str, torch.Tensor], found: dict[str, torch.Ten
 
 def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, where: str | Path, what: str) -> None:
     """``module.load_state_dict(state, strict=True)``, or :class:`CheckpointMismatchError`."""
+    check_strict(module, state, where=where, what=what)
+    module.load_state_dict(state, strict=True)
+
+
+def check_strict(module: nn.Module, state: dict[str, torch.Tensor], *, where: str | Path, what: str) -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``state`` has exactly ``module``'s keys and shapes
+    (``module`` may live on the meta device: only names and shapes are compared)."""
     expected = module.state_dict()
     missing, unexpected, mismatched, table = mismatch_table(expected, state)
     if missing or unexpected or mismatched:
@@ -79,7 +86,6 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, where: str
         )
         error.missing, error.unexpected, error.mismatched = missing, unexpected, mismatched
         raise error
-    module.load_state_dict(state, strict=True)
 
 
 def _hint(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ import typer
 
 from sleepfm import __version__
 from sleepfm.cli.console import error_line, warning_line
-from sleepfm.errors import SleepfmError
+from sleepfm.errors import SleepfmError, SleepfmWarning
 from sleepfm.registry import PluginWarning, get_registry
+from sleepfm.warnings_log import warnings_to_log
 
 # Recent typer releases vendor click (typer._click); catch both its and click's classes.
 _USAGE_ERRORS = tuple({click.UsageError, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")})
@@ -74,12 +76,55 @@ def _debug_requested(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("SLEEPFM_DEBUG", "") not in ("", "0")
 
 
-def _show_plugin_warnings(caught: list[warnings.WarningMessage]) -> None:
-    for item in caught:
-        if issubclass(item.category, PluginWarning):
-            warning_line(str(item.message))
-        else:
-            warnings.showwarning(item.message, item.category, item.filename, item.lineno)
+def _user_warning(message: Warning | str, category: type[Warning]) -> bool:
+    """Warnings meant for users (a plugin skipped, an input's problem) become one ``warning:``
+    line; the others go to the debug log (:mod:`sleepfm.warnings_log`)."""
+    if issubclass(category, PluginWarning | SleepfmWarning):
+        warning_line(str(message))
+        return True
+    return False
+
+
+def _plain_type(param: click.Parameter) -> None:
+    shown = getattr(param, "display_type_rich", None)
+    if shown is None:
+        return
+
+    def plain(ctx: click.Context) -> str | None:
+        text = shown(ctx)
+        if text is None or getattr(param, "is_bool_flag", False):
+            return None if text is None else ""
+        return re.sub(r"<list\[(\w+)\]>", lambda m: f"<{m[1].lower()}>", text).replace("<Path>", "<path>")
+
+    param.display_type_rich = plain  # type: ignore[attr-defined]
+
+
+def _plain_type_names(command: click.Command) -> None:
+    """Help shows a flag without a type and a repeatable option or argument by its item type
+    (``<path>``, not ``<bool>`` or ``<list[Path]>``); recent typer releases print the Python type."""
+    for param in command.params:
+        _plain_type(param)
+    make_help_option = command.get_help_option
+
+    def help_option(ctx: click.Context) -> click.Option | None:
+        option = make_help_option(ctx)
+        if option is not None:
+            _plain_type(option)
+        return option
+
+    command.get_help_option = help_option  # type: ignore[method-assign]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_type_names(sub)
+
+
+def _missing_command(exc: click.UsageError) -> str:
+    """The line for a group (or a command) called without what it needs; typer has printed its help."""
+    assert exc.ctx is not None
+    command = exc.ctx.command
+    names = sorted(getattr(command, "commands", {}))
+    if names:
+        return f"{exc.ctx.command_path}: missing command — choose one of: {', '.join(names)}"
+    return f"{exc.ctx.command_path}: missing arguments — see `{exc.ctx.command_path} --help`"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,12 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")
+        with warnings_to_log(_user_warning):
             app = build_app()
-        _show_plugin_warnings(caught)
-        command = typer.main.get_command(app)
-        result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
+            # Each file's warning is shown, not only the first of a kind.
+            warnings.simplefilter("always", SleepfmWarning)
+            command = typer.main.get_command(app)
+            _plain_type_names(command)
+            result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
         if result == 130:  # typer turns Ctrl-C into a silent exit code 130 (its Exit(130))
             error_line("interrupted")
         return result if isinstance(result, int) else 0
@@ -104,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _USAGE_ERRORS as exc:
         if debug:
             raise
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            error_line(_missing_command(exc))
+            return 2
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
         hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx is not None else ""
         error_line(f"{where}{exc.format_message()}{hint}")

@@ -52,8 +52,9 @@ def _rate(row: dict[str, Any]) -> float:
 
 
 def channels_command(
-    files: Annotated[list[Path], typer.Argument(help="EDF/BDF recordings or .h5 signal stores.",
-                                                show_default=False)],
+    files: Annotated[list[Path], typer.Argument(
+        help="EDF/BDF recordings or .h5 signal stores: files, folders (searched recursively) or glob patterns.",
+        show_default=False)],
     mapper: Annotated[str | None, typer.Option("--mapper", "-m",
                                                help="Channel mapper (default: rules; stores: their own attributes).",
                                                show_default=False)] = None,
@@ -65,10 +66,16 @@ def channels_command(
     from rich.table import Table
 
     from sleepfm.cli.console import error_line, out
+    from sleepfm.read.discover import STORE_SUFFIXES, find_recordings
 
+    found = find_recordings(files, also=STORE_SUFFIXES)  # files, folders and patterns alike
+    if (note := found.set_aside_note()) is not None:
+        from sleepfm.cli.console import warning_line
+
+        warning_line(note)
     failed = 0
     payload = {}
-    for path in files:
+    for path in found.recordings:
         try:
             rows = describe_file(path, mapper, channel_map)
         except SleepfmError as exc:

@@ -11,6 +11,7 @@ import typer
 
 from sleepfm.cli.console import err, out
 from sleepfm.errors import CheckpointError, UsageError
+from sleepfm.registry_records import KINDS
 
 
 @contextmanager
@@ -43,5 +44,30 @@ def convert_checkpoint_command(
     with checkpoint_errors():
         loaded = convert_checkpoint(source, destination, to=target, overwrite=overwrite)
     written = target or ("published" if loaded.source == "sleepfm" else "sleepfm")
-    out.print(f"[green]✓[/] {loaded.kind[:-1]} {loaded.name} ({loaded.source}) → {destination} ({written})",
+    out.print(f"[green]✓[/] {KINDS[loaded.kind]} {loaded.name} ({loaded.source}) → {destination} ({written})",
               highlight=False)
+
+
+checkpoints_app = typer.Typer(help="Check a checkpoints folder (model_base/, model_sleep_staging/, model_diagnosis/).",
+                              no_args_is_help=True)
+
+
+@checkpoints_app.command("check")
+def check_command(
+    folder: Annotated[Path, typer.Argument(help="Folder laid out like the release's checkpoints/.",
+                                           show_default=False)],
+) -> None:
+    """Say what a checkpoints folder holds, whether each model loads, and what is missing (docs/checkpoints.md)."""
+    from sleepfm.clinical.checkpoint_check import check_checkpoints
+
+    result = check_checkpoints(folder)
+    width = max(len(p.name) for p in result.parts)
+    marks = {"ok": "[green]✓[/]", "missing": "[yellow]–[/]", "broken": "[bold red]✗[/]"}
+    for part in result.parts:
+        out.print(f"{part.name:<{width}}  {marks[part.status]} ", end="", highlight=False)
+        out.print(part.detail, highlight=False, markup=False)
+    usable = ", ".join(result.usable_by) or "no command"
+    out.print(f"{folder}: usable by {usable}" + ("" if result.ok else " — fix the lines marked ✗"),
+              highlight=False, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -44,6 +44,11 @@ def embed_command(
         typer.Option("--partial-chunk", help="drop or pad a trailing partial 5-min chunk (default drop).",
                      show_default=False),
     ] = None,
+    quality: Annotated[
+        str | None,
+        typer.Option("--quality", help="mask: leave channels out of the 5-min chunks where quality checks flag "
+                     "them; off: feed every channel (default mask; docs/quality.md).", show_default=False),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option("--workers", "-j", min=1, help="Studies at once: worker processes (default 1: this process, "
@@ -66,7 +71,7 @@ def embed_command(
     cli = {
         "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,
         "channel_map": channel_map, "batch_size": batch_size, "device": device, "precision": precision,
-        "layout": layout, "partial_chunk": partial_chunk, "workers": workers,
+        "layout": layout, "partial_chunk": partial_chunk, "workers": workers, "quality": {"mode": quality},
         **executor_cli(executor, scheduler, shard),
     }
     resolved = load_config(config, workflow="embed", cli=cli, overrides=overrides or [])
@@ -89,6 +94,10 @@ def embed_command(
             used = ", ".join(f"{m.value} {len(names)}" for m, names in plan.channels.items())
             missing = f"; [yellow]no {', '.join(m.value for m in plan.missing)}[/]" if plan.missing else ""
             padded = f"; last chunk padded ({plan.padded_tokens} patches masked)" if plan.padded_tokens else ""
+            masking = outcome.masks.record() if outcome.masks is not None else {}
+            if masking.get("masked_fraction"):
+                padded += (f"; [yellow]{100 * masking['masked_fraction']:.1f} % of channel-chunks left out by quality"
+                           f" masking[/]")
             out.print(f"[green]✓[/] {plan.stem}: {plan.n_chunks} chunks, channels {used}{missing}{padded} → "
                       f"{', '.join(str(p) for p in outcome.outputs)}", highlight=False)
     if done:

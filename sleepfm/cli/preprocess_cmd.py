@@ -30,6 +30,9 @@ def preprocess_command(
                                                      help="JSON of the published channel_groups.json shape.",
                                                      show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies whose output exists.")] = False,
+    scale: Annotated[str | None, typer.Option(
+        "--scale", help="published (default: parity with the released weights) or robust (artifacts cannot set "
+        "a channel's scale; docs/quality.md).", show_default=False)] = None,
     quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
@@ -46,6 +49,7 @@ def preprocess_command(
         **executor_cli(executor, scheduler, shard),
         "channel_map": str(channel_map) if channel_map is not None else None,
         "overwrite": True if overwrite else None,
+        "scale": scale,
     }
     resolved = load_config(config, workflow="preprocess", cli=cli, overrides=overrides or [])
 

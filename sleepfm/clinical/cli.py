@@ -11,7 +11,8 @@ import typer
 from sleepfm.cli import options as opt
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
-PathArg = Annotated[list[Path], typer.Argument(help="EDF/BDF recordings.", show_default=False)]
+PathArg = Annotated[list[Path], typer.Argument(
+    help="EDF/BDF recordings, folders (searched recursively) or glob patterns.", show_default=False)]
 Checkpoints = Annotated[Path, typer.Option(
     "--checkpoints", help="Folder laid out like the release's checkpoints/ (model_base/, ...).", show_default=False)]
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).", show_default=False)]
@@ -101,6 +102,12 @@ def stage_command(
     staging_head: Annotated[Path | None, typer.Option(
         "--staging-head", help="Staging head checkpoint (e.g. a finetune run's best/) instead of "
         "<checkpoints>/model_sleep_staging.", show_default=False)] = None,
+    pair: Annotated[bool, typer.Option(
+        "--pair/--no-pair", help="Without --hypnogram: compare each recording with a scored hypnogram found beside "
+        "it by the naming conventions (`sleepfm plugins --kind pairing_rules`).")] = True,
+    accept_other_night: Annotated[bool, typer.Option(
+        "--accept-other-night", help="Use a scored hypnogram dated on another day than its recording "
+        "(with a warning) instead of refusing it.")] = False,
     device: Device = "auto",
     channel_map: ChannelMap = None,
     work: Work = None,
@@ -120,13 +127,14 @@ def stage_command(
     mapping = make_mapping(unscored=unscored, movement=movement)
     chosen = tuple(parse_formats(formats)) or DEFAULT_FORMATS
     with study_progress("stage", quiet=quiet) as progress:
-        progress.start(len(recordings))
         done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
                                 hypnogram_format=hypnogram_format, mapping=mapping,
                                 options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
                                 settings=_settings(device, channel_map, workers), work=work,
                                 staging_head=staging_head, execution=_execution(executor, scheduler, shard),
-                                notify=_notify(quiet), on_done=lambda r: progress.advance(r.source.name))
+                                notify=_notify(quiet), on_start=progress.start,
+                                on_done=lambda r: progress.advance(r.source.name), pair=pair,
+                                accept_other_night=accept_other_night)
     suffixes = [writer(name).suffix for name in chosen]
     _finish(done, str(out / ("{stem}" + suffixes[0])) + "".join(f", {s}" for s in suffixes[1:])
             + (", .png" if plot else "") + ", .stats.json", "staged", out)
@@ -139,8 +147,8 @@ def risk_command(
     sex: Annotated[str, typer.Option("--sex", help="M or F.", show_default=False)],
     out: OutDir,
     labels: Annotated[Path | None, typer.Option(
-        "--labels", help="label_mapping.csv (label_idx,phecode,phenotype); default: found in the checkpoints.",
-        show_default=False)] = None,
+        "--labels", help="label_mapping.csv (label_idx,phecode,phenotype); default: the checkpoints' own, else "
+        "sleepfm's phecode table.", show_default=False)] = None,
     age_min: Annotated[float, typer.Option("--age-min", help="Age mapped to 0 by the normalisation.")] = 0.0,
     age_max: Annotated[float, typer.Option("--age-max", help="Age mapped to 1 by the normalisation.")] = 98.0,
     male: Annotated[float, typer.Option("--male", help="Covariate value for sex M.")] = 0.0,
@@ -173,11 +181,11 @@ def risk_command(
     from sleepfm.cli.progress import study_progress
 
     with study_progress("risk", quiet=quiet) as progress:
-        progress.start(len(recordings))
         done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels,
                                encoding=encoding, settings=_settings(device, channel_map, workers), work=work,
                                diagnosis_head=diagnosis_head, execution=_execution(executor, scheduler, shard),
-                               notify=_notify(quiet), on_done=lambda r: progress.advance(r.source.name))
+                               notify=_notify(quiet), on_start=progress.start,
+                               on_done=lambda r: progress.advance(r.source.name))
     _finish(done, str(out / "{stem}.risk.csv") + ", .risk.json", "with a risk table", out)
 
 
@@ -194,6 +202,9 @@ def run_command(
     workers: Workers = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies finished by an earlier run.")] = False,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="label_mapping.csv (label_idx,phecode,phenotype) = risk.labels; default: the checkpoints' "
+        "own, else sleepfm's phecode table.", show_default=False)] = None,
     formats: Formats = None,
     executor: opt.ExecutorOption = None,
     scheduler: opt.SchedulerOption = None,
@@ -220,7 +231,8 @@ def run_command(
         return _merge(folders, out, quiet)
     cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
            "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,
-           "overwrite": True if overwrite else None, **executor_cli(executor, scheduler, shard),
+           "overwrite": True if overwrite else None, "risk": {"labels": str(labels)} if labels else None,
+           **executor_cli(executor, scheduler, shard),
            "staging": {"formats": ",".join(formats)} if formats else None}
     resolved = resolve_run_config(config, cli=cli, overrides=overrides or [],
                                   cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())

@@ -9,7 +9,8 @@ end (padding of the last 5-minute chunk) are dropped.
 A scored hypnogram is placed on the recording's time axis by its own clock time when both
 files have one (time of day only, so the anonymised dates of NSRR and Sleep-EDF files do not
 matter), else its onsets are taken as seconds from the recording start — how EDF+, NSRR XML
-and CSV hypnograms give them.
+and CSV hypnograms give them. NSRR XML defines its onsets as seconds from the recording's
+start, so its clock never shifts them; when it disagrees with the recording's, a note says so.
 """
 
 from __future__ import annotations
@@ -75,15 +76,24 @@ def stage_night(probabilities_5s: np.ndarray, *, duration: float, start_time: da
     return StagedNight(tokens, epochs, hypnogram, float(duration))
 
 
-def align_scored(scored: Hypnogram, start_time: datetime | None, duration: float | None = None) -> Hypnogram:
+def align_scored(scored: Hypnogram, start_time: datetime | None, duration: float | None = None,
+                 notes: list[str] | None = None) -> Hypnogram:
     """The scored hypnogram in 30-s epochs on the recording's time axis (module docstring); with
     ``duration``, only its epochs inside the recording ``[0, duration)``, so that its statistics
-    cover the same span as the predicted night's (a Sleep-EDF hypnogram scores the whole day)."""
+    cover the same span as the predicted night's (a Sleep-EDF hypnogram scores the whole day).
+    A clock that disagrees but is not used (NSRR) is said in ``notes``."""
     scored = scored.to_30s()
     offset = 0.0
     if scored.start_time is not None and start_time is not None:
         seconds = (_clock(scored.start_time) - _clock(start_time)) % _DAY
         offset = seconds - _DAY if seconds >= _DAY / 2 else seconds
+        if scored.onsets_from_recording_start:
+            if abs(offset) >= 1.0 and notes is not None:
+                name = scored.source.name if scored.source is not None else "the scored hypnogram"
+                notes.append(f"{name} says the recording started at {scored.start_time:%H:%M:%S}, its header "
+                             f"{start_time:%H:%M:%S}; its onsets count from the recording's start (NSRR), so "
+                             "they are used as they are")
+            offset = 0.0
     events = scored.events.assign(onset=scored.events["onset"] + offset) if offset else scored.events
     onset, stages = scored.onset + offset, scored.stages
     if duration is not None:
@@ -119,6 +129,7 @@ class NightOutputs:
     tokens_csv: str | None
     png: bytes | None
     stats: dict[str, Any]
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def write(self, out: Path, stem: str) -> dict[str, Path]:
         """The hypnogram in each format (``<stem>.hypnogram.csv``, ``<stem>.hypnogram.edf``, ...),
@@ -144,9 +155,11 @@ def render_night(night: StagedNight, *, scored: Hypnogram | None = None, title: 
                  detail_5s: bool = False, plot: bool = True, about: dict[str, Any] | None = None,
                  formats: Sequence[str] = DEFAULT_FORMATS) -> NightOutputs:
     """Render the outputs of one staged night; ``about`` is merged into the statistics JSON and its
-    ``model`` entry names the scorer in the hypnogram formats that record one."""
-    aligned = align_scored(scored, night.hypnogram.start_time, night.duration) if scored is not None else None
-    stats = {**(about or {}), **night_statistics(night, aligned)}
+    ``model`` entry names the scorer in the hypnogram formats that record one. Notes about the
+    scored hypnogram go to the statistics' ``notes`` and to :attr:`NightOutputs.notes`."""
+    notes: list[str] = []
+    aligned = align_scored(scored, night.hypnogram.start_time, night.duration, notes) if scored is not None else None
+    stats = {**(about or {}), **night_statistics(night, aligned), **({"notes": notes} if notes else {})}
     export = HypnogramExport(night.hypnogram, night.probabilities_30s, scorer="sleepfm",
                              provenance=dict((about or {}).get("model") or {}))
     # Rendered under a placeholder stem, so the files can be named for any study when written.
@@ -156,4 +169,4 @@ def render_night(night: StagedNight, *, scored: Hypnogram | None = None, title: 
                   if detail_5s else None)
     png = (render_hypnogram(night.hypnogram, probabilities=night.probabilities_30s, scored=aligned, title=title)
            if plot else None)
-    return NightOutputs(hypnograms, tokens_csv, png, stats)
+    return NightOutputs(hypnograms, tokens_csv, png, stats, notes)

@@ -15,6 +15,7 @@ a step keeps its one-line error and the others go on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,12 +24,15 @@ from typing import Any
 
 from sleepfm.errors import SleepfmError
 
+log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
 
 
 def one_line(error: BaseException | str) -> str:
-    """An error as one line; unexpected exceptions (not :class:`SleepfmError`) say so and name their type."""
+    """An error as one line; unexpected exceptions (not :class:`SleepfmError`) say so and name their
+    type, and their traceback goes to the debug log (shown by ``--debug``)."""
     if isinstance(error, BaseException) and not isinstance(error, SleepfmError):
+        log.debug("unexpected %s", type(error).__name__, exc_info=error)
         error = f"unexpected {type(error).__name__}: {error} — rerun with --debug and report it"
     return " ".join(str(error).split())
 

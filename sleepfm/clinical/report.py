@@ -10,7 +10,8 @@
     ``studies``: one entry per discovered study with its ID, files, status (``ok`` or
     ``failed`` with the step and the one-line error), duration, modalities present and
     missing, predicted stage counts and minutes, sleep statistics, agreement with the scored
-    hypnogram, the highest risks when computed, and the paths of its outputs.
+    hypnogram, signal quality (verdict, reasons, masked fraction, foreign-data check), the
+    highest risks when computed, and the paths of its outputs.
 The readable report
     The same figures as tables, and each study's hypnogram figure.
 """
@@ -55,6 +56,7 @@ class StudyRecord:
     night_figures: dict[str, dict[str, float | None]] | None = None
     scored_events: dict[str, int] | None = None
     risk_top: list[dict[str, Any]] | None = None
+    quality: dict[str, Any] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -106,6 +108,9 @@ def build_report(run: dict[str, Any], records: list[StudyRecord],
         "with_hypnogram": sum(r.hypnogram_file is not None for r in records),
         "evaluated": sum(r.agreement is not None for r in records if r.status == "ok"),
         "with_risk": sum(r.risk_top is not None for r in records),
+        "quality": {verdict: sum((r.quality or {}).get("verdict") == verdict for r in records)
+                    for verdict in ("usable", "degraded", "unusable")},
+        "foreign_data": sum(bool((r.quality or {}).get("foreign_data", {}).get("foreign")) for r in records),
     }
     return {"run": run, "summary": summary, "overall": overall_agreement(records),
             "bland_altman": bland_altman_rows(records), "risk_evaluation": risk_evaluation,
@@ -225,7 +230,10 @@ def _study_rows(records: list[StudyRecord]) -> list[list[str]]:
         if r.status != "ok":
             continue
         stats, agree, counts = r.statistics or {}, r.agreement or {}, r.stage_counts or {}
-        rows.append([r.id, _minutes(None if r.duration_s is None else r.duration_s / 60), ", ".join(r.modalities),
+        quality = r.quality or {}
+        flag = quality.get("verdict", "–") + (", foreign" if quality.get("foreign_data", {}).get("foreign") else "")
+        rows.append([r.id, flag, _number(100 * quality["masked_fraction"], 1) if "masked_fraction" in quality else "–",
+                     _minutes(None if r.duration_s is None else r.duration_s / 60), ", ".join(r.modalities),
                      *(str(counts.get(s, 0)) for s in STAGES), _minutes(stats.get("total_sleep_time")),
                      _number(stats.get("sleep_efficiency"), 1), _number(agree.get("accuracy")),
                      _number(agree.get("kappa")), _number(agree.get("macro_f1"))])
@@ -253,15 +261,23 @@ def readable_report(report: dict[str, Any], records: list[StudyRecord]) -> _Doc:
     doc.heading(2, "Studies")
     doc.text("Stage columns count predicted 30-s epochs; TST in minutes, SE in %; agreement with the scored "
              "hypnogram where one exists.")
-    doc.table(["study", "minutes", "modalities", *STAGES, "TST", "SE", "accuracy", "kappa", "macro-F1"],
-              _study_rows(records))
+    verdicts = summary.get("quality", {})
+    doc.text(f"Signal quality (docs/quality.md): {verdicts.get('usable', 0)} usable, {verdicts.get('degraded', 0)} "
+             f"degraded, {verdicts.get('unusable', 0)} unusable; {summary.get('foreign_data', 0)} unlike the "
+             "checkpoint's reference nights. Unusable studies are staged but flagged; masked % is the share of "
+             "channel-chunks left out of the embedding.")
+    doc.table(["study", "quality", "masked %", "minutes", "modalities", *STAGES, "TST", "SE", "accuracy", "kappa",
+               "macro-F1"], _study_rows(records))
     failed = [r for r in records if r.status != "ok"]
     if failed:
         doc.heading(2, "Failed studies")
         doc.table(["study", "step", "error"], [[r.id, r.failed_step or "", r.error or ""] for r in failed])
     for r in records:
         if r.status == "ok" and "plot" in r.outputs:
-            doc.heading(3, r.id)
+            from sleepfm.quality.clinical import flag_text
+
+            flag = flag_text(r.quality)
+            doc.heading(3, r.id + (f" — {flag}" if flag else ""))
             notes = "; ".join(r.notes)
             missing = f" Missing modalities: {', '.join(r.modalities_missing)}." if r.modalities_missing else ""
             doc.text(f"{r.signal_file}{' with ' + r.hypnogram_file if r.hypnogram_file else ''}.{missing}"

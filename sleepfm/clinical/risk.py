@@ -8,7 +8,7 @@ read and checked against the head before any recording is processed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,12 @@ from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
 from sleepfm.labels.tables import read_label_mapping
 
+from .inputs import recordings_and_names, report_set_aside
 from .models import CheckpointSet, risk_runner
 from .pipeline import OnDone
 from .prepare import Notify, PrepareSettings, Recording
 from .risk_table import find_label_mapping, risk_table, write_risk
-from .stage import check_recordings, each_recording
+from .stage import each_recording
 
 
 class RiskModel:
@@ -56,6 +57,11 @@ class RiskModel:
             "labels": str(self.labels_path),
             "columns": "log_hazard: the head's log-risk score per phecode (CoxPH, relative; not a probability)",
         }
+        if recording.signals is not None:
+            from sleepfm.quality.clinical import recording_quality
+
+            folders = [self.checkpoints.path("diagnosis"), self.checkpoints.path("base")]
+            provenance["quality"] = recording_quality(recording.signals, recording.embeddings, folders)
         return risk_table(values, self.labels), provenance
 
 
@@ -76,6 +82,8 @@ class RiskResult:
     table: pd.DataFrame
     provenance: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+    #: What a user should hear about this night (signal quality, data unlike the model's).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def hazards(self) -> pd.Series:
@@ -100,15 +108,19 @@ class RiskAnalysis:
     def __call__(self, recording: Recording) -> RiskResult:
         table, provenance = risk_model(self.models, self.labels, self.device).table(
             recording, self.age, self.sex, self.encoding)
+        from sleepfm.quality.clinical import warnings_for
+
         files = list(write_risk(self.out, recording.key, table, provenance)) if self.out is not None else []
-        return RiskResult(table, provenance, files)
+        return RiskResult(table, provenance, files,
+                          warnings_for(recording.key, provenance.get("quality") or {"verdict": "usable"}))
 
 
 def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, *, age: float, sex: str,
                     labels: Path | None = None, encoding: DemographicsEncoding | None = None,
                     settings: PrepareSettings | None = None, work: Path | None = None,
                     diagnosis_head: Path | None = None, execution: ExecutorOptions | None = None,
-                    notify: Notify | None = None, on_done: OnDone | None = None) -> list[Recording]:
+                    notify: Notify | None = None, on_start: Callable[[int], None] | None = None,
+                    on_done: OnDone | None = None) -> list[Recording]:
     """Risk tables for each recording of one participant (module docstring), each one's
     :class:`RiskResult` as ``recording.result``. ``diagnosis_head`` replaces
     ``<checkpoints>/model_diagnosis``; ``out=None`` writes nothing."""
@@ -116,12 +128,13 @@ def risk_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, 
     execution = execution or ExecutorOptions()
     encoding.describe(age, sex)  # validates age and sex first
     out = Path(out).absolute() if out is not None else None
-    sources = check_recordings([Path(p) for p in paths], out)
+    found, keys = recordings_and_names(paths, out)
+    report_set_aside(found)
     head = Path(diagnosis_head).absolute() if diagnosis_head is not None else None
     models = CheckpointSet(Path(checkpoints).absolute(), {"diagnosis": head}).require("base", "diagnosis")
     labels = Path(labels).absolute() if labels is not None else None
     if not (execution.executor == "dask" and settings.device == "cuda"):
         risk_model(models, labels, settings.device)  # the head and its labels are checked before any work
     analysis = RiskAnalysis(models, labels, settings.device, age, sex, encoding, out)
-    return each_recording(select_shard(sources, execution.shard), work, out, models, settings, notify, analysis,
-                          execution, on_done)
+    return each_recording(select_shard(found.recordings, execution.shard), work, out, models, settings, notify,
+                          analysis, execution, on_done, on_start=on_start, keys=select_shard(keys, execution.shard))

@@ -28,20 +28,28 @@ from sleepfm.errors import InputError
 LABEL_FILE = "label_mapping.csv"
 
 
+def packaged_label_mapping() -> Path:
+    """sleepfm's copy of the released ``label_mapping.csv``: the 1,065 phecodes of the published
+    diagnosis head, in output order (facts from the SleepFM release, shipped as package data)."""
+    from importlib import resources
+
+    return Path(str(resources.files("sleepfm") / "data" / LABEL_FILE))
+
+
 def find_label_mapping(explicit: Path | None, checkpoints: Path | None) -> Path:
-    """``--labels`` if given, else ``label_mapping.csv`` in ``model_diagnosis/`` or the checkpoints folder."""
+    """``--labels`` if given; else the checkpoints' own ``label_mapping.csv`` (in ``model_diagnosis/``,
+    the checkpoints folder, or the release's ``configs/`` beside it); else sleepfm's packaged copy
+    of the released table (:func:`packaged_label_mapping`). Its row count is checked against the
+    head when it is read, so a head with other outputs is never named by the wrong table."""
     if explicit is not None:
         return Path(explicit)
     candidates = [] if checkpoints is None else [Path(checkpoints) / "model_diagnosis" / LABEL_FILE,
-                                                 Path(checkpoints) / LABEL_FILE]
+                                                 Path(checkpoints) / LABEL_FILE,
+                                                 Path(checkpoints).parent / "configs" / LABEL_FILE]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise InputError(
-        "no phecode names: the checkpoints folder has no label_mapping.csv",
-        where=checkpoints,
-        fix="pass --labels label_mapping.csv (label_idx,phecode,phenotype; the release's configs/label_mapping.csv)",
-    )
+    return packaged_label_mapping()
 
 
 def risk_table(log_hazards: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from sleepfm.config.executor import select_shard
 from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import make_mapping
 
 from .models import CheckpointSet, StagingRunner, staging_runner
@@ -169,11 +171,14 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
         except SleepfmError as exc:
             record.notes.append(f"scored hypnogram not used: {' '.join(str(exc).split())}")
         else:
+            scored = _same_night(study, scored, info.start_time, record, config.staging.accept_other_night)
+        if scored is not None:
             counts = scored.events["event"].value_counts()
             record.scored_events = {str(name): int(n) for name, n in sorted(counts.items())}
     options = StageOptions(detail_5s=config.staging.detail_5s, plot=config.staging.plots,
                            formats=tuple(config.staging.formats))
     night, outputs = stage_one(recording, runner, scored, options, checkpoints, title=study.id)
+    record.notes.extend(outputs.notes)
     folder = out / "studies" / study.id
     for kind, path in outputs.write(folder, study.id).items():
         record.outputs[kind] = str(path.relative_to(out))
@@ -183,6 +188,10 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     record.stage_minutes = {k: v for k, v in predicted["stage_minutes"].items() if k != "UNS"}
     record.statistics = {k: v for k, v in predicted.items() if k not in ("stage_minutes",)}
     record.agreement = outputs.stats["agreement"]
+    record.quality = outputs.stats["quality"]
+    from sleepfm.quality.clinical import warnings_for
+
+    record.notes.extend(warnings_for(study.id, record.quality))
     if scored is not None and record.agreement is not None:
         # The night's statistics of both hypnograms over the scored one's window, for the Bland-Altman table.
         from sleepfm.evaluate.agreement import night_figures
@@ -195,6 +204,23 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
         if (reference >= 0).any():
             record.night_figures = dict(zip(("scored", "predicted"), night_figures(reference, predicted),
                                             strict=True))
+
+
+def _same_night(study: Study, scored: Hypnogram, start: datetime | None, record: StudyRecord,
+                accept: bool) -> Hypnogram | None:
+    """``scored``, unless it is dated on another night than the recording (sleepfm.cohorts.pairing)."""
+    import warnings
+
+    from sleepfm.cohorts.pairing import other_night
+    from sleepfm.errors import InputWarning
+
+    problem = other_night(start, scored.start_time)
+    if problem is None:
+        return scored
+    verdict = "used as staging.accept_other_night asks" if accept else "not used"
+    record.notes.append(f"scored hypnogram {verdict}: {problem}")
+    warnings.warn(f"{study.id}: {study.hypnogram_path}: {problem}; {verdict}", InputWarning, stacklevel=2)
+    return scored if accept else None
 
 
 def _risk_study(study: Study, recording: Recording, record: StudyRecord, model: RiskModel,

@@ -18,24 +18,29 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
     night (:mod:`sleepfm.report.sleep_stats`), and with a scored hypnogram its statistics and
     the agreement (accuracy, Cohen's kappa, macro-F1, per-stage F1, confusion matrix).
 
-Bad input is refused before any work (one line); a recording that fails later is reported
-and the others are still staged. Recordings go through :mod:`sleepfm.clinical.pipeline` (any
-executor; ``shard`` takes this shard's share of the recordings).
+Bad arguments are refused before any work (one line); a recording whose scored hypnogram
+cannot be read, or that fails later, is reported and the others are still staged.
+Recordings go through :mod:`sleepfm.clinical.pipeline` (any executor; ``shard`` takes this
+shard's share of the recordings).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sleepfm.config.executor import ExecutorOptions, select_shard
-from sleepfm.errors import UsageError
-from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+import numpy as np
 
+from sleepfm.config.executor import ExecutorOptions, select_shard
+from sleepfm.errors import SleepfmError
+from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
+
+from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner, staging_runner
 from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
 from .pipeline import Analysis, OnDone, Pipeline, run_pipeline
@@ -50,57 +55,50 @@ class StageOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
-def check_recordings(paths: Sequence[Path], out: Path | None) -> list[Path]:
-    """Inputs that exist, are files and have distinct stems (they name the outputs); ``out`` not a file."""
-    from sleepfm.errors import InputError
-
-    if not paths:
-        raise UsageError("no recordings given", fix="name one or more EDF/BDF files")
-    seen: dict[str, Path] = {}
-    for path in paths:
-        if not path.exists():
-            raise InputError("file not found", where=path)
-        if not path.is_file():
-            raise InputError("not a file", where=path, fix="give EDF/BDF files (use `sleepfm run` for a folder)")
-        if path.stem in seen:
-            raise UsageError(f"{seen[path.stem]} and {path} would write the same outputs ({path.stem}.*)",
-                             fix="stage them into different --out folders")
-        seen[path.stem] = path
-    if out is not None and out.exists() and not out.is_dir():
-        raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
-    return list(paths)
-
-
-def read_scored(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
-                mapping: StageMapping) -> dict[str, Hypnogram]:
-    """The scored hypnograms by recording stem, one per recording in order, read before any work is done."""
-    from sleepfm.labels import read_hypnogram
-
-    if not paths:
-        return {}
-    if len(paths) != len(recordings):
-        raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
-                         fix="give one --hypnogram per recording, in the same order")
-    return {recording.stem: read_hypnogram(path, fmt=fmt, mapping=mapping) for recording, path in zip(
-        recordings, paths, strict=True)}
-
-
 def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None, models: CheckpointSet,
                    settings: PrepareSettings, notify: Notify | None, analysis: Analysis,
-                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None,
-                   contexts: Mapping[str, Any] | None = None) -> list[Recording]:
+                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None, *,
+                   on_start: Callable[[int], None] | None = None, keys: Sequence[str] | None = None,
+                   contexts: Mapping[Path, Any] | None = None,
+                   refused: Mapping[Path, tuple[str, SleepfmError]] | None = None) -> list[Recording]:
     """Prepare ``sources`` in a work folder and run ``analysis`` on each one that is ready, with
     the executor ``execution`` (default: local); a recording's failure spares the others.
-    ``contexts`` gives a recording (by stem) what its analysis needs about it alone."""
+
+    ``keys`` name each recording's outputs (default: its stem); ``contexts`` give a recording (by
+    source) what its analysis needs about it alone; ``refused`` recordings (source → failed step,
+    error) fail at once and are not prepared. ``on_start`` gets the number of recordings, ``on_done``
+    each one as it finishes; the warnings of each result (``result.warnings``) and a summary go to
+    ``notify``."""
     say = notify or (lambda _: None)
-    recordings = [Recording(source.stem, source, context=(contexts or {}).get(source.stem)) for source in sources]
-    with WorkFolder(work, out) as folder:
-        pipeline = Pipeline(folder, models.path("base"), settings, analysis)
-        done = run_pipeline(recordings, pipeline, execution or ExecutorOptions(), workers=settings.workers,
-                            on_done=on_done)
-    for line in summary(done):
+    execution = execution or ExecutorOptions()
+    names = list(keys) if keys is not None else [source.stem for source in sources]
+    # Dask workers may run from another folder: their tasks get absolute paths.
+    located = [Path(s).absolute() for s in sources] if execution.executor == "dask" else list(sources)
+    recordings = [Recording(key, where, context=(contexts or {}).get(source))
+                  for key, source, where in zip(names, sources, located, strict=True)]
+    if on_start is not None:
+        on_start(len(recordings))
+
+    def finished(recording: Recording) -> None:
+        for line in getattr(recording.result, "warnings", ()):
+            say(f"warning: {line}")
+        if on_done is not None:
+            on_done(recording)
+
+    for recording, source in zip(recordings, sources, strict=True):
+        if source in (refused or {}):
+            recording.fail(*(refused or {})[source])
+            finished(recording)
+    ready = [recording for recording in recordings if recording.ok]
+    if ready:
+        with WorkFolder(work, out) as folder:
+            pipeline = Pipeline(folder, models.path("base"), settings, analysis)
+            done = {r.key: r for r in run_pipeline(ready, pipeline, execution, workers=settings.workers,
+                                                   on_done=finished)}
+        recordings = [done.get(recording.key, recording) for recording in recordings]
+    for line in summary(recordings):
         say(line)
-    return done
+    return recordings
 
 
 class WorkFolder:
@@ -130,6 +128,8 @@ class StageResult:
     night: StagedNight
     statistics: dict[str, Any]
     files: list[Path] = field(default_factory=list)
+    #: What a user should hear about this night (notes on its outputs, signal quality).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,14 @@ class StageAnalysis:
 
     def __call__(self, recording: Recording) -> StageResult:
         """``recording.context``: its scored hypnogram, if any."""
+        from sleepfm.quality.clinical import warnings_for
+
         runner = staging_runner(self.models.path("staging"), self.device)
         night, outputs = stage_one(recording, runner, recording.context, self.options, self.models)
         files = list(outputs.write(self.out, recording.key).values()) if self.out is not None else []
-        return StageResult(night, outputs.stats, files)
+        warnings = [f"{recording.source.name}: {note}" for note in outputs.notes]
+        warnings += warnings_for(recording.key, outputs.stats["quality"])
+        return StageResult(night, outputs.stats, files, warnings)
 
 
 def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, *, hypnograms: Sequence[Path] = (),
@@ -156,31 +160,51 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None,
                      options: StageOptions | None = None, settings: PrepareSettings | None = None,
                      work: Path | None = None, staging_head: Path | None = None,
                      execution: ExecutorOptions | None = None, notify: Notify | None = None,
-                     on_done: OnDone | None = None) -> list[Recording]:
+                     on_start: Callable[[int], None] | None = None, on_done: OnDone | None = None,
+                     pair: bool = True,
+                     accept_other_night: bool = False) -> list[Recording]:
     """Stage each recording (module docstring); returns them with their errors, if any, and
-    each one's :class:`StageResult` as ``recording.result``. ``staging_head`` replaces
+    each one's :class:`StageResult` as ``recording.result``. ``paths`` are files, folders or glob
+    patterns; ``hypnograms`` one per recording, else each is paired with a scored hypnogram
+    beside it (``pair``; :mod:`sleepfm.clinical.inputs`). ``staging_head`` replaces
     ``<checkpoints>/model_sleep_staging``; ``out=None`` writes nothing."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
     execution = execution or ExecutorOptions()
     out = Path(out).absolute() if out is not None else None
-    sources = check_recordings([Path(p) for p in paths], out)
-    scored = read_scored([Path(h) for h in hypnograms], sources, hypnogram_format, mapping or StageMapping())
+    # Which files, under which names, with which scored hypnogram: sleepfm.clinical.inputs.
+    found, keys = recordings_and_names(paths, out)
+    scored = scored_hypnograms(hypnograms, found, fmt=hypnogram_format, mapping=mapping, pair=pair,
+                               accept_other_night=accept_other_night, given=paths, notify=notify)
     head = Path(staging_head).absolute() if staging_head is not None else None
     models = CheckpointSet(Path(checkpoints).absolute(), {"staging": head}).require("base", "staging")
     if not (execution.executor == "dask" and settings.device == "cuda"):
         staging_runner(models.path("staging"), settings.device)  # a head that does not load fails before any work
     analysis = StageAnalysis(models, settings.device, options, out)
-    return each_recording(select_shard(sources, execution.shard), work, out, models, settings, notify, analysis,
-                          execution, on_done, contexts=scored)
+    refused = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
+    contexts = {source: hypnogram for source, hypnogram in scored.items() if not isinstance(hypnogram, SleepfmError)}
+    sources = select_shard(found.recordings, execution.shard)
+    return each_recording(sources, work, out, models, settings, notify, analysis, execution, on_done,
+                          on_start=on_start, keys=select_shard(keys, execution.shard), contexts=contexts,
+                          refused=refused)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
               models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
     """Stage one prepared recording and render its outputs (nothing is written here)."""
-    assert recording.embeddings is not None
+    from sleepfm.quality.clinical import epochs_without_signal, flag_text, recording_quality
+
+    assert recording.embeddings is not None and recording.signals is not None
     info = recording_info(recording)
+    # Signal quality and the foreign-data check; an unusable recording is staged but flagged everywhere.
+    quality = recording_quality(recording.signals, recording.embeddings, [models.path("staging"), models.path("base")])
+    flag = flag_text(quality)
     night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
                         start_time=info.start_time)
+    blank = epochs_without_signal(recording.embeddings, night.hypnogram.n_epochs)
+    if blank.any():  # no channel of any modality was usable there: nothing to stage from
+        night = dataclasses.replace(night, hypnogram=dataclasses.replace(
+            night.hypnogram, stages=np.where(blank, np.int8(Stage.UNS), night.hypnogram.stages).astype(np.int8)))
+    quality["epochs_without_signal"] = int(blank.sum())
     about = {
         "recording": {"file": str(recording.source),
                       "start_time": info.start_time.isoformat() if info.start_time else None,
@@ -190,6 +214,8 @@ def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | N
         "scored_hypnogram": str(scored.source) if scored is not None and scored.source else None,
         "model": {"base": str(models.path("base")), "staging": str(models.path("staging")),
                   "epoch_rule": "30-s stage = highest mean of the epoch's six 5-s token probabilities"},
+        "quality": quality,
     }
-    return night, render_night(night, scored=scored, title=title or recording.source.name,
+    title = (title or recording.source.name) + (f" — {flag}" if flag else "")
+    return night, render_night(night, scored=scored, title=title,
                                detail_5s=options.detail_5s, plot=options.plot, about=about, formats=options.formats)

@@ -3,33 +3,32 @@
 Naming rule
 -----------
 Recordings
-    Every ``.edf``, ``.bdf`` or ``.rec`` file under the data folder (sub-folders included
-    unless ``recursive: false``; hidden files and folders are skipped) that holds at least one
-    data signal. Annotation-only EDF+ files — hypnograms such as ``SN001_sleepscoring.edf`` —
-    are not recordings.
+    Every file under the data folder that a registered signal reader claims (``.edf``,
+    ``.bdf``, ``.rec``; sub-folders included unless ``recursive: false``; hidden files and
+    folders are skipped) and that holds at least one data signal: the rule of every command
+    (:mod:`sleepfm.read.discover`). Annotation-only EDF+ files — hypnograms such as
+    ``SN001_sleepscoring.edf`` — are not recordings.
 Study ID
     The file name without its suffix (``night1.edf`` → ``night1``). When two recordings in
     different folders share a name, each ID is prefixed by its folders
-    (``site_a/night1.edf`` → ``site_a-night1``).
+    (``site_a/night1.edf`` → ``site_a-night1``); two in one folder that differ only by suffix
+    keep it (``x.edf`` → ``x.edf``, ``x.bdf`` → ``x.bdf``, as ``sleepfm preprocess`` names them).
 Participant
     The study ID: a plain folder does not say which nights belong to one person.
 Hypnogram
-    A file in the recording's folder named after it, in this order of preference:
-
-    1. ``<stem><sep><marker>.<ext>`` — ``sep`` one of ``-``, ``_``, ``.`` or a space; ``marker``
-       one of ``hypnogram``, ``hypno``, ``stages``, ``staging``, ``scoring``, ``sleepscoring``,
-       ``annotations``, ``nsrr``, ``labels`` (configurable, case-insensitive); ``ext`` one of
-       ``.edf .bdf .xml .csv .txt .an``. Examples: ``night1-hypnogram.edf``,
-       ``SN001_sleepscoring.edf``, ``night1.hypnogram.csv`` (what ``sleepfm hypnogram`` writes),
-       ``shhs1-200001-nsrr.xml``.
-    2. ``<stem>.<ext>`` with ``ext`` one of ``.xml .csv .txt .an`` (``slp01a.an``, ``night1.xml``).
-
-    3. With ``hypnogram_folder`` set (a folder, relative to the data folder or absolute): the
-       same names in that folder, where ``<stem>.edf``/``.bdf`` counts too (``psg/night1.edf``
-       ↔ ``hypnograms/night1.edf``).
-
-    Several candidates of the same rank: the first by name wins. Its format is recognised
-    from its contents (``hypnogram_format: auto``) unless a reader is named.
+    A file of the recording's folder named after it by one of the registered naming
+    conventions (``sleepfm plugins --kind pairing_rules``; :mod:`sleepfm.cohorts.pairing`):
+    Sleep-EDF ``SC4001E0-PSG.edf`` ↔ ``SC4001EC-Hypnogram.edf`` (first 7 characters); DREAMS
+    ``Hypnogram_<stem>.txt``; NSRR ``<stem>-nsrr.xml`` and ``<stem>-profusion.xml``; HMC
+    ``<stem>_sleepscoring.edf``; ``<stem><sep><marker>.<ext>`` (``night1-hypnogram.edf``,
+    ``night1.hypnogram.csv`` — what ``sleepfm hypnogram`` writes; markers configurable); and
+    ``<stem>.xml``, ``.csv``, ``.txt``, ``.an``. A cohort plugin registers more. The most
+    preferred convention wins, then the first file by name. With ``hypnogram_folder`` set (a
+    folder, relative to the data folder or absolute): the same names in that folder, where
+    ``<stem>.edf``/``.bdf`` counts too (``psg/night1.edf`` ↔ ``hypnograms/night1.edf``),
+    after any file beside the recording. Its format is the convention's reader, else recognised
+    from its contents, unless ``hypnogram_format`` names one. Each annotation file no recording
+    took gets a warning line.
 
 Tables (optional)
     ``demographics.csv`` in the data folder (``Study ID,age,sex``; sex ``M``/``F`` or
@@ -38,7 +37,6 @@ Tables (optional)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -51,13 +49,8 @@ from sleepfm.interfaces.cohort import Cohort, Study
 from sleepfm.labels.tables import read_age_sex, read_outcomes
 
 from .files import check_unique, is_signal_file, require_folder, walk
-
-MARKERS: tuple[str, ...] = (
-    "hypnogram", "hypno", "stages", "staging", "scoring", "sleepscoring", "annotations", "nsrr", "labels",
-)
-MARKED_SUFFIXES: tuple[str, ...] = (".edf", ".bdf", ".xml", ".csv", ".txt", ".an")
-SAME_STEM_SUFFIXES: tuple[str, ...] = (".xml", ".csv", ".txt", ".an")
-_SEPARATORS = "-_. "
+from .pairing import pair_hypnograms, pairing_rules
+from .pairing_rules import MARKERS, SameStemRule
 
 
 class EdfFolderConfig(ConfigModel):
@@ -67,50 +60,31 @@ class EdfFolderConfig(ConfigModel):
     hypnogram_markers: list[str] = Field(list(MARKERS), description="Words that mark a hypnogram file name.")
     hypnogram_format: str = Field("auto", description="Label reader for every hypnogram, or auto-detect.")
     hypnogram_folder: Path | None = Field(None, description="Also look for <stem>.* hypnograms in this folder.")
+    pairing_rules: list[str] | None = Field(
+        None, description="Naming conventions to pair hypnograms by (default: every registered one).")
     demographics: Path | None = Field(None, description="Demographics CSV (default: <data>/demographics.csv).")
 
 
-def _hypnogram_rank(candidate: Path, stem: str, markers: tuple[str, ...],
-                    same_stem: tuple[str, ...] = SAME_STEM_SUFFIXES) -> int | None:
-    name, suffix = candidate.name.lower(), candidate.suffix.lower()
-    stem = stem.lower()
-    if suffix in MARKED_SUFFIXES and name.startswith(stem) and len(name) > len(stem) + len(suffix):
-        rest = name[len(stem) : -len(suffix)]
-        if rest[0] in _SEPARATORS and rest[1:] in markers:
-            return 0
-    if suffix in same_stem and candidate.stem.lower() == stem:
-        return 1
-    return None
+class _SameNameElsewhere(SameStemRule):
+    """In a separate hypnogram folder, ``<stem>.edf``/``.bdf`` is a hypnogram too."""
 
-
-def find_hypnogram(recording: Path, siblings: list[Path], markers: tuple[str, ...] = MARKERS,
-                   elsewhere: Sequence[Path] = ()) -> Path | None:
-    """The hypnogram of ``recording`` among the files of its folder (``siblings``) and of the
-    hypnogram folder (``elsewhere``), by the module's naming rule."""
-    anywhere = (*SAME_STEM_SUFFIXES, *MARKED_SUFFIXES)
-    ranked = [
-        (rank, path.name, path)
-        for path in siblings
-        if path != recording and (rank := _hypnogram_rank(path, recording.stem, markers)) is not None
-    ] + [
-        (2 + rank, path.name, path)
-        for path in elsewhere
-        if path != recording and (rank := _hypnogram_rank(path, recording.stem, markers, anywhere)) is not None
-    ]
-    return min(ranked)[2] if ranked else None
+    suffixes = (*SameStemRule.suffixes, ".edf", ".bdf")
 
 
 def study_ids(recordings: list[Path], root: Path) -> dict[Path, str]:
-    """Study IDs by the naming rule: the stem, prefixed by its folders where stems clash."""
-    counts: dict[str, int] = {}
-    for path in recordings:
-        counts[path.stem] = counts.get(path.stem, 0) + 1
-    ids = {}
-    for path in recordings:
-        if counts[path.stem] == 1:
-            ids[path] = path.stem
-        else:
-            ids[path] = "-".join((*path.relative_to(root).parent.parts, path.stem))
+    """Study IDs by the naming rule: the stem; where stems clash, the stem with its suffix
+    (``x.edf`` beside ``x.bdf``); where that still clashes, the stem prefixed by its folders
+    (``site_a-night1``), with its suffix if even that clashes."""
+    def folders(path: Path) -> str:
+        return "-".join((*path.relative_to(root).parent.parts, path.stem))
+
+    steps = (lambda p: p.stem + p.suffix.lower(), folders, lambda p: folders(p) + p.suffix.lower())
+    ids = {path: path.stem for path in recordings}
+    for step in steps:
+        counts: dict[str, int] = {}
+        for name in ids.values():
+            counts[name] = counts.get(name, 0) + 1
+        ids = {path: step(path) if counts[name] > 1 else name for path, name in ids.items()}
     return ids
 
 
@@ -123,19 +97,19 @@ class EdfFolderCohort(Cohort):
     def discover(self, root: Path) -> list[Study]:
         root = require_folder(root)
         files = walk(root, recursive=self.config.recursive)
-        by_folder: dict[Path, list[Path]] = {}
-        for path in files:
-            by_folder.setdefault(path.parent, []).append(path)
         recordings = [path for path in files if is_signal_file(path)]
         ids = study_ids(recordings, root)
-        markers = tuple(m.lower() for m in self.config.hypnogram_markers)
-        elsewhere = self._hypnogram_folder(root)
+        rules = pairing_rules(self.config.pairing_rules, markers=self.config.hypnogram_markers)
+        pairing = pair_hypnograms(recordings, files, rules, elsewhere=self._hypnogram_folder(root),
+                                  elsewhere_rules=[_SameNameElsewhere()])
+        pairing.warn_unpaired()
+        forced = None if self.config.hypnogram_format == "auto" else self.config.hypnogram_format
         studies = []
         for path in recordings:
-            hypnogram = find_hypnogram(path, by_folder[path.parent], markers, elsewhere)
-            reader = None if self.config.hypnogram_format == "auto" else self.config.hypnogram_format
-            studies.append(Study(id=ids[path], participant=ids[path], signal_path=path, hypnogram_path=hypnogram,
-                                 label_reader=reader))
+            paired = pairing.hypnograms[path]
+            studies.append(Study(id=ids[path], participant=ids[path], signal_path=path,
+                                 hypnogram_path=paired.path if paired else None,
+                                 label_reader=forced or (paired.label_reader if paired else None)))
         return check_unique(studies, where=root)
 
     def _hypnogram_folder(self, root: Path) -> list[Path]:

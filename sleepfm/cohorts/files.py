@@ -9,10 +9,6 @@ from pathlib import Path
 from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Study
 
-#: Suffixes of signal recordings (lower case): EDF/EDF+, BDF/BDF+, and Sleep-EDF's old ``.rec``.
-SIGNAL_SUFFIXES: tuple[str, ...] = (".edf", ".bdf", ".rec")
-_ANNOTATION_LABELS = (b"EDF Annotations", b"BDF Annotations")
-
 
 def require_folder(root: str | Path) -> Path:
     """``root`` as a Path, or a one-line error when it is missing or not a folder."""
@@ -25,15 +21,12 @@ def require_folder(root: str | Path) -> Path:
 
 
 def walk(root: Path, *, recursive: bool = True) -> list[Path]:
-    """Regular files under ``root`` (sorted), leaving out hidden files and folders (``.name``).
+    """Regular files under ``root`` (sorted), leaving out hidden files and folders (``.name``):
+    sleepfm and most tools write partial outputs under hidden names. The walk every command's
+    input discovery uses (:mod:`sleepfm.read.discover`)."""
+    from sleepfm.read.discover import walk as walk_files
 
-    Hidden names are skipped because sleepfm and most tools write partial outputs under them.
-    """
-    found = root.rglob("*") if recursive else root.iterdir()
-    return sorted(
-        path for path in found
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
+    return walk_files(root, recursive=recursive)
 
 
 def data_signal_count(path: Path) -> int | None:
@@ -42,28 +35,21 @@ def data_signal_count(path: Path) -> int | None:
     An annotation-only EDF+ (Sleep-EDF's ``*-Hypnogram.edf``, HMC's ``*_sleepscoring.edf``)
     has 0: it is a hypnogram, not a recording.
     """
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(256)
-            if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):
-                return None
-            count = int(head[252:256])
-            labels = handle.read(16 * count)
-    except (OSError, ValueError):
-        return None
-    if len(labels) < 16 * count:
-        return None
-    names = [labels[i * 16 : (i + 1) * 16].strip() for i in range(count)]
-    return sum(name not in _ANNOTATION_LABELS for name in names)
+    from sleepfm.read.edf_header import ANNOTATION_LABELS, signal_labels
+
+    labels = signal_labels(path)
+    return None if labels is None else sum(label not in ANNOTATION_LABELS for label in labels)
 
 
 def is_signal_file(path: Path) -> bool:
-    """A recording to preprocess: a signal suffix and, for a readable EDF/BDF header, at least one
-    data signal. A file whose header cannot be read still counts, so that it is reported as a
-    failed study rather than silently skipped."""
-    if path.suffix.lower() not in SIGNAL_SUFFIXES:
-        return False
-    return data_signal_count(path) != 0
+    """A recording to preprocess: a suffix a registered signal reader claims and, for a readable
+    EDF/BDF header, at least one data signal — the rule of :func:`sleepfm.read.discover.find_recordings`.
+    A file whose header cannot be read still counts, so that it is reported as a failed study
+    rather than silently skipped."""
+    from sleepfm.read import signal_extensions
+    from sleepfm.read.edf_header import is_annotation_file
+
+    return Path(path).suffix.lower() in signal_extensions() and not is_annotation_file(Path(path))
 
 
 def check_unique(studies: Iterable[Study], *, where: Path) -> list[Study]:

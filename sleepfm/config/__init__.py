@@ -23,6 +23,7 @@ from sleepfm.config.base import (
 from sleepfm.config.embed import EmbedConfig
 from sleepfm.config.evaluate import EvaluateConfig
 from sleepfm.config.preprocess import PreprocessConfig
+from sleepfm.config.quality import QcConfig
 from sleepfm.config.run import RunConfig
 from sleepfm.config.training import FinetuneDiagnosisConfig, FinetuneStagingConfig, PretrainConfig
 from sleepfm.errors import ConfigError
@@ -35,6 +36,7 @@ WORKFLOWS: dict[str, type[WorkflowConfig]] = {
     "finetune-diagnosis": FinetuneDiagnosisConfig,
     "evaluate": EvaluateConfig,
     "run": RunConfig,
+    "qc": QcConfig,
 }
 
 
@@ -105,6 +107,7 @@ __all__ = [
     "FinetuneStagingConfig",
     "PreprocessConfig",
     "PretrainConfig",
+    "QcConfig",
     "WorkflowConfig",
     "load_config",
     "save_resolved_config",

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sleepfm import factory, registry
 from sleepfm.errors import ConfigError, UnknownComponentError, disk_full
+from sleepfm.file_modes import make_shareable
+from sleepfm.limits import check_structure
 from sleepfm.validation import did_you_mean, dotted, format_validation_error
 
 RESOLVED_CONFIG_NAME = "config.resolved.yaml"
@@ -72,6 +74,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError("config file not found", where=path, fix="check the path given to --config")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError("not a config: nested too deeply to read", where=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -83,6 +87,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError("a config file must hold a mapping of keys to values", where=path)
+    check_structure(data, where=path, error=ConfigError)  # before anything copies the expanded tree
     return data
 
 
@@ -99,6 +104,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except RecursionError:
+        raise ConfigError(f"--set {key}: the value is nested too deeply to read") from None
+    check_structure(value, where=f"--set {key}", error=ConfigError)
     return key.split("."), value
 
 
@@ -186,31 +194,40 @@ def validate(
 
 
 def validate_components(config: BaseModel, prefix: tuple[Any, ...] = (), hints: list[str] | None = None) -> list[str]:
-    """Check every :class:`ComponentSpec` in ``config``, nested ones in component params included:
-    the name is registered and the params fit the component's ``Config`` (data-given fields may
-    be absent: the data fill them). Returns the problems as ``dotted.path: message`` strings
-    (empty when all is well); did-you-mean hints are appended to ``hints``.
+    """Check every :class:`ComponentSpec` in ``config`` (lists of them too), nested ones in component
+    params included: the name is registered and the params fit the component's ``Config``
+    (data-given fields may be absent: the data fill them). Returns the problems as
+    ``dotted.path: message`` strings (empty when all is well); did-you-mean hints are appended to
+    ``hints``.
     """
     problems: list[str] = []
     for field_name in type(config).model_fields:
         value = getattr(config, field_name)
         loc = (*prefix, field_name)
         if isinstance(value, ComponentSpec) and value.kind:
-            try:
-                component = value.component()
-            except UnknownComponentError as exc:
-                problems.append(f"{dotted((*loc, 'name'))}: {exc}")
-                continue
-            problems.extend(factory.declaration_problems(component, f"{dotted((*loc, 'name'))} {value.name!r}"))
-            found, suggested, params = factory.check(component, value.kind, value.name, value.params,
-                                                     key=dotted(loc), without_data=True)
-            problems.extend(found)
-            if hints is not None:
-                hints.extend(suggested)
-            if params is not None:
-                problems.extend(validate_components(params, (*loc, "params"), hints))
+            problems.extend(_check_spec(value, loc, hints))
         elif isinstance(value, BaseModel):
             problems.extend(validate_components(value, loc, hints))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, ComponentSpec) and item.kind:
+                    problems.extend(_check_spec(item, (*loc, index), hints))
+    return problems
+
+
+def _check_spec(spec: ComponentSpec, loc: tuple[Any, ...], hints: list[str] | None) -> list[str]:
+    try:
+        component = spec.component()
+    except UnknownComponentError as exc:
+        return [f"{dotted((*loc, 'name'))}: {exc}"]
+    problems = factory.declaration_problems(component, f"{dotted((*loc, 'name'))} {spec.name!r}")
+    found, suggested, params = factory.check(component, spec.kind, spec.name, spec.params,
+                                             key=dotted(loc), without_data=True)
+    problems.extend(found)
+    if hints is not None:
+        hints.extend(suggested)
+    if params is not None:
+        problems.extend(validate_components(params, (*loc, "params"), hints))
     return problems
 
 
@@ -225,13 +242,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; returns ``path``."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename; returns
+    ``path``. The file gets the permissions a plain ``open()`` would give it (not ``mkstemp``'s
+    owner-only 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        make_shareable(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -9,6 +9,8 @@ from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
 from sleepfm.config.executor import ExecutorOptions
+from sleepfm.config.names import ChannelMapperName
+from sleepfm.config.quality import QualityConfig
 
 
 class EmbedConfig(ExecutorOptions, WorkflowConfig):
@@ -18,7 +20,7 @@ class EmbedConfig(ExecutorOptions, WorkflowConfig):
     inputs: list[Path] = Field(default_factory=list, description="HDF5 signal files or folders.")
     checkpoint: Path | None = Field(None, description="Base model checkpoint folder (published or sleepfm).")
     out: Path | None = None
-    channel_mapper: str = Field(
+    channel_mapper: ChannelMapperName = Field(
         "rules", description="Mapper for files that store no modalities (the published converter's); "
         "files written by sleepfm use the modality stored with each channel.")
     channel_map: Path | None = Field(
@@ -34,3 +36,6 @@ class EmbedConfig(ExecutorOptions, WorkflowConfig):
         "worker processes, or a dask LocalCluster of N workers.")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "Masking by signal quality (`quality.mode`, `--quality mask|off`); stores without kept flags are "
+        "checked as they are read (docs/quality.md)."))

@@ -26,6 +26,7 @@ from sleepfm.config.base import (
 )
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.config.executor import ExecutorOptions
+from sleepfm.config.names import ChannelMapperName, ReaderName
 from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
@@ -53,8 +54,8 @@ class CohortSpec(ComponentSpec):
 
 
 class RunPreprocess(ConfigModel):
-    reader: str = Field("auto", description="Signal reader name, or auto.")
-    channel_mapper: str = Field("rules", description="Channel mapper name.")
+    reader: ReaderName = Field("auto", description="Signal reader name, or auto.")
+    channel_mapper: ChannelMapperName = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
     workers: PositiveInt = Field(
         1, description="Studies preprocessed at once (local worker processes; with dask, LocalCluster workers).")
@@ -74,6 +75,9 @@ class RunStaging(ConfigModel):
     plots: bool = Field(True, description="Draw <id>.png per study and put them in the report.")
     unscored: str = Field("UNS", description="Stage for unscored epochs of scored hypnograms (UNS: left out).")
     movement: str = Field("UNS", description="Stage for movement-time epochs of scored hypnograms.")
+    accept_other_night: bool = Field(
+        False, description="Use a scored hypnogram dated on another day than its recording (noted in the report) "
+        "instead of leaving it out.")
     formats: list[str] = Field(["csv"], min_length=1, description="Hypnogram writers each study's staging is "
                                "written with (`sleepfm plugins --kind hypnogram_writers`), e.g. [csv, edf, bids].")
 
@@ -89,7 +93,8 @@ class RunStaging(ConfigModel):
 class RunRisk(ConfigModel):
     enabled: Literal["auto", "on", "off"] = Field(
         "auto", description="auto: for studies with age and sex, when model_diagnosis and phecode names exist.")
-    labels: Path | None = Field(None, description="label_mapping.csv (default: looked for in the checkpoints).")
+    labels: Path | None = Field(
+        None, description="label_mapping.csv (default: the checkpoints' own, else sleepfm's phecode table).")
     encoding: DemographicsEncoding = DemographicsEncoding()
 
     @field_validator("enabled", mode="before")

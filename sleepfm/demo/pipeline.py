@@ -19,6 +19,9 @@ Layout of ``out``::
     runs/          pretrain/, staging/, diagnosis/ training runs (checkpoints, metrics)
     embeddings/    per-study embedding files
     evaluation/    staging/ and diagnosis/ metrics, tables and plots
+    checkpoints/   the three trained networks laid out like the release's checkpoints/ folder
+                   (model_base/, model_sleep_staging/, model_diagnosis/ with its label_mapping.csv),
+                   so that ``sleepfm stage|risk|run --checkpoints <out>/checkpoints`` run at once
     report.json    the figures below, the timings, the settings
 """
 
@@ -47,7 +50,7 @@ from sleepfm.train.splits import ParticipantMap, generate_split, write_split_fil
 log = logging.getLogger(__name__)
 
 #: What a demo writes in ``out``; a folder holding only these may be reused (they are replaced).
-OUTPUTS = ("cohort", "signals", "split.json", "runs", "embeddings", "evaluation", "report.json")
+OUTPUTS = ("cohort", "signals", "split.json", "runs", "embeddings", "evaluation", "checkpoints", "report.json")
 SPLITS = ("train", "validation", "test")
 
 
@@ -122,12 +125,17 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
     with timer.step("evaluate_diagnosis", "evaluating disease risk on the held-out participants"):
         diagnosis = evaluate(out, "diagnosis", settings)
 
+    with timer.step("checkpoints", "laying the trained networks out like the release's checkpoints/ folder"):
+        checkpoints = collect_checkpoints(out, cohort)
+
     timings = {**timer.seconds, "total": round(time.perf_counter() - started, 2)}
     report = build_report(out, size, seed, settings, cohort, split, staging, diagnosis, timings)
     from sleepfm.evaluate.outputs import write_json
 
     write_json(out / "report.json", report)
     print_summary(console, report)
+    console.print(f"Checkpoints laid out like the release's: {checkpoints} (use them with --checkpoints to try "
+                  "stage, risk and run; trained on synthetic nights)", highlight=False)
     console.print(f"report → {out / 'report.json'}; figures, models and every step's outputs in {out}",
                   highlight=False)
     return report
@@ -171,6 +179,22 @@ def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
     if task == "diagnosis":
         overrides.append(f"label_mapping={out / 'cohort' / 'labels' / 'label_mapping.csv'}")
     return evaluate_from_config(load_config(None, workflow="evaluate", overrides=overrides))  # type: ignore[arg-type]
+
+
+def collect_checkpoints(out: Path, cohort: Any) -> Path:
+    """``out/checkpoints/``: each run's best model in the release's layout, the diagnosis head with a
+    ``label_mapping.csv`` naming its outputs (the outcome columns, in the order it was trained on)."""
+    import pandas as pd
+
+    folder = out / "checkpoints"
+    for role, run in (("model_base", "pretrain"), ("model_sleep_staging", "staging"), ("model_diagnosis", "diagnosis")):
+        source = out / "runs" / run / "best"
+        shutil.copytree(source if source.is_dir() else source.parent / "final", folder / role)
+    outcomes = pd.read_csv(cohort.is_event, nrows=0).columns[1:]
+    names = pd.read_csv(cohort.label_mapping, dtype={"phecode": str}).set_index("phecode")["phenotype"]
+    pd.DataFrame({"label_idx": range(len(outcomes)), "phecode": outcomes, "phenotype": names.loc[outcomes].values}
+                 ).to_csv(folder / "model_diagnosis" / "label_mapping.csv", index=False)
+    return folder
 
 
 def build_report(out: Path, size: str, seed: int, settings: DemoSize, cohort: Any, split: dict[str, list[str]],

@@ -10,7 +10,8 @@
     out/labels/demographics.csv      Study ID,age,gender
     out/labels/label_mapping.csv     label_idx,phecode,phenotype of the outcome columns
     out/participants.csv             study,participant (two visits of one person share it)
-    out/cohort.json                  the spec and each night's ground truth (traits, stage minutes)
+    out/cohort.json                  the spec and each night's ground truth (traits, stage minutes,
+                                     injected artifacts when ``spec.artifacts`` is set)
 
 Nights are independent given the seed (each has its own ``SeedSequence`` child), so the
 files are identical whether they are written by one process or several.
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sleepfm.demo import physiology as phys
+from sleepfm.demo.artifacts import ArtifactSpec, as_records, inject
 from sleepfm.demo.hypnogram_model import EPOCH_SECONDS, HypnogramModel, stage_minutes
 from sleepfm.demo.participants import (
     DEFAULT_OUTCOMES,
@@ -87,6 +89,8 @@ class CohortSpec:
     seed: int = 0
     hypnogram_format: HypnogramFormat = "csv"
     outcomes: tuple[OutcomeSpec, ...] = field(default=DEFAULT_OUTCOMES)
+    #: Artifacts to inject (:mod:`sleepfm.demo.artifacts`); None: clean nights.
+    artifacts: ArtifactSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -169,20 +173,24 @@ def synthesize_signals(stages: np.ndarray, traits: phys.Traits, rng: np.random.G
     return signals
 
 
-def write_psg(path: Path, signals: dict[str, np.ndarray], *, start: datetime, patient: str, male: bool) -> Path:
-    """Write the night as EDF+ (16-bit, 1-s data records) with a full header, atomically."""
+def write_psg(path: Path, signals: dict[str, np.ndarray], *, start: datetime, patient: str, male: bool,
+              ranges: dict[str, tuple[float, float]] | None = None) -> Path:
+    """Write the night as EDF+ (16-bit, 1-s data records) with a full header, atomically.
+
+    ``ranges`` replaces the physical range of some channels (an artifact: a channel in the wrong unit)."""
     import pyedflib
 
+    ranges = {c.label: (ranges or {}).get(c.label, c.physical_range) for c in CHANNELS}
     headers = [
-        {"label": c.label, "dimension": c.unit, "sample_frequency": c.rate, "physical_min": c.physical_range[0],
-         "physical_max": c.physical_range[1], "digital_min": -32768, "digital_max": 32767,
+        {"label": c.label, "dimension": c.unit, "sample_frequency": c.rate, "physical_min": ranges[c.label][0],
+         "physical_max": ranges[c.label][1], "digital_min": -32768, "digital_max": 32767,
          "transducer": c.transducer, "prefilter": c.prefilter}
         for c in CHANNELS
     ]
     # Quantised and laid out in 1-s data records here, vectorised: pyedflib's own per-sample
     # conversion and per-record appends take most of the time of a night otherwise.
     seconds = signals[CHANNELS[0].label].size // CHANNELS[0].rate
-    records = np.concatenate([_digital(signals[c.label], c.physical_range).reshape(seconds, c.rate)
+    records = np.concatenate([_digital(signals[c.label], ranges[c.label]).reshape(seconds, c.rate)
                               for c in CHANNELS], axis=1)
     with staged_file(path) as tmp:
         writer = pyedflib.EdfWriter(str(tmp), len(CHANNELS), file_type=pyedflib.FILETYPE_EDFPLUS)
@@ -239,17 +247,23 @@ def make_night(night: Night, spec: CohortSpec, out: Path) -> dict:
     """Synthesise and write one night; returns its ground truth for the manifest."""
     stages = night_stages(night, spec)
     signals = synthesize_signals(stages, night.participant.traits, np.random.default_rng(night.seed.spawn(2)[1]))
+    artifacts, ranges = [], {}
+    if spec.artifacts is not None:
+        # A stream of its own: the same night with and without artifacts has the same clean signals.
+        stream = np.random.SeedSequence(night.seed.entropy, spawn_key=(*night.seed.spawn_key, 0xA7))
+        artifacts, ranges = inject(signals, {c.label: c.rate for c in CHANNELS}, spec.artifacts,
+                                   np.random.default_rng(stream))
     index = int(night.participant.id.rsplit("p", 1)[-1])
     start = datetime(2024, 1, 1, 22, 30) + timedelta(days=index * 3 + night.participant.visits[night.visit])
     write_psg(out / "psg" / f"{night.study_id}.edf", signals, start=start, patient=night.participant.id,
-              male=night.participant.male)
+              male=night.participant.male, ranges=ranges)
     if spec.hypnogram_format == "edf":
         write_hypnogram_edf(out / "hypnograms" / f"{night.study_id}.edf", stages, start=start)
     else:
         write_hypnogram_csv(out / "hypnograms" / f"{night.study_id}.csv", stages)
     return {"study": night.study_id, "participant": night.participant.id, "minutes": night.minutes,
             "stage_minutes": stage_minutes(stages), "traits": asdict(night.participant.traits),
-            "risk": night.participant.risk}
+            "risk": night.participant.risk, **({"artifacts": as_records(artifacts)} if spec.artifacts else {})}
 
 
 def synthesize_cohort(out: Path, spec: CohortSpec = CohortSpec(), *, workers: int = 1) -> SynthCohort:

@@ -74,6 +74,7 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path, p
         "dropped_seconds": plan.dropped_seconds,
         "source_file": str(plan.path),
         "sampling_rate_assumed": plan.rate_assumed,
+        **(study.masks.record() if study.masks is not None else {}),
     }
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
@@ -91,7 +92,7 @@ def make_embedder(config: EmbedConfig, checkpoint: Checkpoint, notify: Notify | 
     return Embedder(
         checkpoint, batch_size=config.batch_size, device=config.device, precision=choice.precision,
         threads=threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
-        channel_mapper=config.channel_mapper, notify=notify,
+        channel_mapper=config.channel_mapper, notify=notify, quality=config.quality,
     )
 
 
@@ -148,6 +149,7 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Noti
                 except (SleepfmError, OSError) as exc:  # e.g. a full disk: this study fails, the next may fit
                     yield StudyFailure(outcome.plan.path, _named(exc, outcome.plan.path))
                     continue
+                _note_unmarked_gaps(config, outcome, notify)
             yield outcome
         return
     # Tasks may run on other machines, from another folder: every path they get is absolute.
@@ -155,7 +157,21 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Noti
     settings = config.model_copy(update={k: Path(v).absolute() for k, v in given.items() if v is not None})
     tasks = [Task.call(str(path), embed_study, path.absolute(), settings) for path in paths]
     for done in execute(tasks, config, workers=config.workers):
-        yield done.value if done.ok else StudyFailure(Path(done.task.key), InputError(done.error or "failed"))
+        if not done.ok:
+            yield StudyFailure(Path(done.task.key), InputError(done.error or "failed"))
+            continue
+        if config.out is not None:
+            _note_unmarked_gaps(config, done.value, notify)
+        yield done.value
+
+
+def _note_unmarked_gaps(config: EmbedConfig, outcome: StudyEmbeddings, notify: Notify | None) -> None:
+    """Warn when quality masking left a modality without any channel in some chunks and the
+    published layout, which has no way to mark that, holds zeros there."""
+    missing = outcome.masks.record()["chunks_missing"] if outcome.masks is not None else {}
+    if missing and config.layout == "published" and notify is not None:
+        notify(f"{outcome.plan.path}: {', '.join(missing)} had no usable channel in some chunks; the "
+               "published layout cannot mark that, so those rows are zeros (use --layout sleepfm)")
 
 
 def embed(

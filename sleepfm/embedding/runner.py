@@ -33,15 +33,18 @@ import numpy as np
 import torch
 
 from sleepfm.checkpoints.folder import Checkpoint
+from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.interfaces.model import Model
 from sleepfm.map import make_mapper
+from sleepfm.registry_records import KINDS
 from sleepfm.store.signal_store import SignalStore
 
 from .fast import DTYPES, FastEmbedder
 from .generic import ModelEmbedder
+from .masking import ChunkMasks, quality_masks
 from .precision import Precision
 from .set_transformer import SetTransformer
 
@@ -80,6 +83,8 @@ class StudyEmbeddings:
     tokens: dict[Modality, np.ndarray]
     pooled: dict[Modality, np.ndarray]
     outputs: list[Path] = field(default_factory=list)
+    #: Which channels each chunk was embedded with (what quality masking left out).
+    masks: ChunkMasks | None = None
 
 
 @dataclass
@@ -128,9 +133,10 @@ class Embedder:
         channel_map: Path | None = None,
         channel_mapper: str = "rules",
         notify: Notify | None = None,
+        quality: QualityConfig | None = None,
     ) -> None:
         if checkpoint.kind != "models" or not isinstance(checkpoint.module, Model):
-            raise UsageError(f"the checkpoint holds {checkpoint.kind[:-1]} {checkpoint.name!r}; embedding needs a "
+            raise UsageError(f"the checkpoint holds {KINDS[checkpoint.kind]} {checkpoint.name!r}; embedding needs a "
                              "base model", where=checkpoint.path, fix="pass the model_base folder")
         self.checkpoint = checkpoint
         self.model: Model = checkpoint.module
@@ -153,6 +159,7 @@ class Embedder:
         self.fast = FastEmbedder(self.model.to(self.device), DTYPES[precision]) if type(self.model) is SetTransformer \
             else ModelEmbedder(self.model.to(self.device))
         self.notify = notify or (lambda message: log.warning("%s", message))
+        self.quality = quality or QualityConfig()
         self._table = make_mapper("table", channel_map) if channel_map is not None else None
         self._mapper_name = channel_mapper
         self._fallback: ChannelMapper | None = None
@@ -223,12 +230,18 @@ class Embedder:
                     self._said_rate = True
                     self.notify(f"{path}: no sampling rate stored (a published converter's file): assuming "
                                 f"{self.rate:g} Hz, as the published pipeline does")
+                try:
+                    masks = quality_masks(store, plan.channels, plan.n_chunks, self.chunk, self.quality)
+                except Exception as exc:  # noqa: BLE001 - damaged flags fail this study alone
+                    studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
+                    continue
                 study = _Study(plan)
                 dim = self.model.embed_dim
                 study.result = StudyEmbeddings(
                     plan,
                     tokens={m: np.zeros((plan.n_chunks * self.steps, dim), np.float32) for m in plan.channels},
                     pooled={m: np.zeros((plan.n_chunks, dim), np.float32) for m in plan.channels},
+                    masks=masks,
                 )
                 studies.append(study)
                 try:
@@ -238,7 +251,8 @@ class Embedder:
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan
-        assert plan is not None
+        assert plan is not None and study.result is not None and study.result.masks is not None
+        masks = study.result.masks
         last_mask = None
         if plan.padded_tokens:
             last_mask = torch.zeros(self.steps, dtype=torch.bool)
@@ -251,10 +265,17 @@ class Embedder:
                 block = store.read_block(names, start_sample, min(stop_sample, plan.n_samples))
                 if block.shape[1] < stop_sample - start_sample:  # the padded last chunk
                     block = np.pad(block, ((0, 0), (0, stop_sample - start_sample - block.shape[1])))
+                masks.drop_non_finite(modality, block, first, self.chunk)
                 blocks[modality] = block
             for chunk in range(first, stop):
                 offset = (chunk - first) * self.chunk
-                signals = {m: block[:, offset: offset + self.chunk] for m, block in blocks.items()}
+                signals = {}
+                for m, block in blocks.items():
+                    rows = masks.rows(m, chunk)
+                    if rows.size == block.shape[0]:  # every channel: a view, no copy
+                        signals[m] = block[:, offset: offset + self.chunk]
+                    elif rows.size:  # the channels quality masking kept; none left: the modality is missing here
+                        signals[m] = block[rows, offset: offset + self.chunk]
                 yield _Segment(study, chunk, signals, last_mask if chunk == plan.n_chunks - 1 else None)
 
     # ------------------------------------------------------------------ running
@@ -406,6 +427,12 @@ def _finished(studies: deque[_Study], final: bool = False) -> Iterator[Any]:
         if study.failure is not None:
             yield studies.popleft().failure
         elif study.plan is not None and (study.done == study.plan.n_chunks or final):
-            yield studies.popleft().result
+            result = studies.popleft().result
+            if result is not None and result.masks is not None and not result.masks.any_kept():
+                yield StudyFailure(result.plan.path, InputError(
+                    "no usable signal: every channel is non-finite or flagged by the quality checks in every chunk",
+                    where=result.plan.path, fix="see `sleepfm qc` for the flags; --quality off feeds flagged channels"))
+            else:
+                yield result
         else:
             return

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
+from sleepfm.file_modes import make_shareable
 
 
 def jsonable(value: Any) -> Any:
@@ -57,6 +58,7 @@ def staged_file(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        make_shareable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

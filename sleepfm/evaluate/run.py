@@ -181,18 +181,28 @@ def _training_labels(config: EvaluateConfig, labels: SurvivalLabels) -> Survival
 
 # ---------------------------------------------------------------------------- printing
 def print_staging(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich import box
     from rich.table import Table
 
     from sleepfm.cli.console import out
 
     assert isinstance(run, StagingRun)
-    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})")
-    table.add_column("resolution")
-    for column in ("n", "accuracy", "macro-F1", "kappa", *(f"F1 {n}" for n in STAGE_NAMES)):
-        table.add_column(column, justify="right")
-    for name, metrics in run.evaluation.resolutions.items():
-        table.add_row(name, str(metrics.n), f"{metrics.accuracy:.3f}", f"{metrics.macro_f1:.3f}",
-                      f"{metrics.kappa:.3f}", *(f"{v:.3f}" for v in metrics.f1))
+    # One column per resolution, one row per metric: fits an 80-column terminal or pipe whole.
+    table = Table(title=f"Sleep staging, {len(run.studies)} studies ({config.split})", box=box.SIMPLE_HEAD,
+                  show_edge=False)
+    table.add_column("metric")
+    resolutions = run.evaluation.resolutions
+    for name in resolutions:
+        table.add_column(name, justify="right")
+    rows: list[tuple[str, list[str]]] = [
+        ("n", [str(m.n) for m in resolutions.values()]),
+        ("accuracy", [f"{m.accuracy:.3f}" for m in resolutions.values()]),
+        ("macro-F1", [f"{m.macro_f1:.3f}" for m in resolutions.values()]),
+        ("Cohen's kappa", [f"{m.kappa:.3f}" for m in resolutions.values()]),
+        *((f"F1 {stage}", [f"{m.f1[i]:.3f}" for m in resolutions.values()]) for i, stage in enumerate(STAGE_NAMES)),
+    ]
+    for label, values in rows:
+        table.add_row(label, *values)
     out.print(table)
     if run.agreement is not None:
         _print_agreement(run.agreement)
@@ -225,6 +235,7 @@ def _print_agreement(report: AgreementReport) -> None:
 
 
 def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> None:
+    from rich import box
     from rich.table import Table
 
     from sleepfm.cli.console import out
@@ -232,14 +243,19 @@ def print_diagnosis(run: StagingRun | DiagnosisRun, config: EvaluateConfig) -> N
     assert isinstance(run, DiagnosisRun)
     summary = run.evaluation.summary()
     table = Table(title=f"Disease risk, {summary['n_studies']} studies ({config.split}), "
-                        f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs")
-    for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C (95% CI)", "status"):
-        table.add_column(column, justify="right" if column in ("n", "events") else "left",
-                         no_wrap=column not in ("phenotype", "status"))
+                        f"{summary['n_evaluated']}/{summary['n_outcomes']} outcomes with comparable pairs",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    # Headers never wrap or shorten; phenotype and status wrap into what is left (Uno's CI is in the CSV).
+    wrapping = {"phenotype": 9, "status": 7}
+    for column in ("phecode", "phenotype", "n", "events", "Harrell's C (95% CI)", "Uno's C", "status"):
+        table.add_column(column, justify="right" if column in ("n", "events", "Uno's C") else "left",
+                         no_wrap=column not in wrapping, overflow="fold" if column in wrapping else "ellipsis",
+                         min_width=wrapping.get(column, len(column)))
     rows = run.evaluation.table.sort_values("harrell_c", ascending=False, na_position="last")
     for _, row in rows.head(20).iterrows():
+        uno = row["uno_c"]
         table.add_row(str(row["phecode"]), str(row.get("phenotype", "") or ""), str(row["n"]), str(row["events"]),
-                      _with_ci(row, "harrell"), _with_ci(row, "uno"),
+                      _with_ci(row, "harrell"), "—" if pd.isna(uno) else f"{uno:.3f}",
                       row["harrell_status"] if row["harrell_status"] != "ok" else row["uno_status"])
     out.print(table)
     if len(rows) > 20:

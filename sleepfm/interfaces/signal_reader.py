@@ -35,6 +35,9 @@ class ChannelInfo:
         Number of samples the channel holds.
     transducer, prefilter:
         Free-text header fields, kept for provenance.
+    physical_min, physical_max:
+        The limits the recording can represent, in ``unit`` (EDF header), or ``None`` when the
+        format has none. Samples held at them are clipped (``sleepfm qc``).
     """
 
     index: int
@@ -44,6 +47,8 @@ class ChannelInfo:
     n_samples: int
     transducer: str = ""
     prefilter: str = ""
+    physical_min: float | None = None
+    physical_max: float | None = None
 
     @property
     def duration(self) -> float:

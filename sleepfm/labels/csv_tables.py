@@ -58,11 +58,21 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
-    if np.isnan(values).any():
-        row = int(np.flatnonzero(np.isnan(values))[0]) + 2
-        raise InputError(f"line {row}: {column} is {frame[column].iloc[row - 2]!r}, not a number", where=path)
+    # As text: a 400-digit number parses as a Python int that does not fit a float.
+    values = pd.to_numeric(frame[column].astype(str), errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values))[0])
+        text = str(frame[column].iloc[row])
+        raise InputError(f"line {row + 2}: {column} is {text!r}, {_not_a_number(text)}", where=path)
     return values
+
+
+def _not_a_number(text: str) -> str:
+    try:
+        float(text)
+    except ValueError:
+        return "not a number"
+    return "not a finite number"
 
 
 def _hypnogram(path: Path, onsets: np.ndarray, durations: np.ndarray, codes: np.ndarray, preferred: float,
@@ -72,7 +82,7 @@ def _hypnogram(path: Path, onsets: np.ndarray, durations: np.ndarray, codes: np.
         raise InputError(f"line {row}: the epoch ends before it starts", where=path)
     epoch = infer_epoch_seconds(onsets.tolist(), durations.tolist(), preferred, where=str(path))
     runs = list(zip(onsets.tolist(), durations.tolist(), codes.tolist(), strict=True))
-    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
     return Hypnogram(stages, epoch_seconds=epoch, onset=onset, source=path)
 
 

@@ -34,8 +34,10 @@ from sleepfm.interfaces.label_reader import LabelReader
 from sleepfm.labels.epochs import infer_epoch_seconds, runs_to_stages
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 from sleepfm.labels.vocabulary import EventRow, Scored, canonical_event, events_frame, stage_code
+from sleepfm.read.edf import read_record_columns
+from sleepfm.read.edf_header import ANNOTATION_LABELS, read_edf_header
 
-_ANNOTATION_LABELS = (b"EDF Annotations", b"BDF Annotations")
+_ANNOTATION_LABELS = tuple(label.encode() for label in ANNOTATION_LABELS)
 _STAGES: dict[str, Scored] = {
     "sleep stage w": Stage.W,
     "sleep stage 1": Stage.N1, "sleep stage n1": Stage.N1,
@@ -64,10 +66,6 @@ class EdfAnnotations:
     annotations: list[EdfAnnotation]
 
 
-def _field(header: bytes, offset: int, width: int, count: int) -> list[bytes]:
-    return [header[offset + i * width : offset + (i + 1) * width].strip() for i in range(count)]
-
-
 def _start_time(header: bytes) -> datetime | None:
     try:
         day, month, year = (int(x) for x in header[168:176].split(b"."))
@@ -81,48 +79,29 @@ def _start_time(header: bytes) -> datetime | None:
 
 
 def read_edf_annotations(path: Path) -> EdfAnnotations:
-    """Parse the annotation signal(s) of an EDF+ or BDF+ file."""
+    """Parse the annotation signal(s) of an EDF+ or BDF+ file.
+
+    The header goes through the signal reader's checks (:func:`read_edf_header`): a file
+    whose size does not match its header is refused here too.
+    """
     path = Path(path)
-    with open(path, "rb") as handle:
-        header = handle.read(256)
-        if len(header) < 256 or not (header[:8] == b"0       " or header[:8] == b"\xffBIOSEMI"):
-            raise InputError("not an EDF/BDF file (bad version field)", where=path)
-        try:
-            header_bytes = int(header[184:192])
-            ns = int(header[252:256])
-        except ValueError:
-            raise InputError("EDF header has a non-numeric header size or signal count", where=path) from None
-        header += handle.read(ns * 256)
-    if len(header) < 256 * (ns + 1) or header_bytes != 256 * (ns + 1):
-        raise InputError("EDF header is truncated or its size field is wrong", where=path)
-    labels = _field(header, 256, 16, ns)
-    try:
-        samples = [int(x) for x in _field(header, 256 + ns * 216, 8, ns)]
-        declared_records = int(header[236:244])
-    except ValueError:
-        raise InputError("EDF header has a non-numeric samples-per-record or record count", where=path) from None
-    annotation_signals = [i for i, label in enumerate(labels) if label in _ANNOTATION_LABELS]
-    if not annotation_signals:
+    header = read_edf_header(path)
+    if not header.annotation_signals:
         raise InputError("EDF file has no annotation signal (not EDF+/BDF+), so it holds no hypnogram", where=path,
                          fix="give the hypnogram file, not the signal file")
-    bytes_per_sample = 3 if header[:1] == b"\xff" else 2
-    record_bytes = sum(samples) * bytes_per_sample
-    # The header count may be -1 (unknown) or patched; trust only what the file holds.
-    n_records = max(0, path.stat().st_size - header_bytes) // record_bytes if record_bytes else 0
-    if declared_records > 0:
-        n_records = min(n_records, declared_records)
-    if n_records == 0:
+    if header.n_records == 0:
         raise InputError("EDF file holds no data records", where=path)
-    # A memory map reads only the pages holding annotations, not a whole PSG's signals.
-    records = np.memmap(path, dtype=np.uint8, mode="r", offset=header_bytes, shape=(n_records, record_bytes))
-    offsets = np.cumsum([0, *samples]) * bytes_per_sample
-
+    with open(path, "rb") as handle:
+        fixed = handle.read(256)
+    width = header.sample_bytes
+    # Only the bytes of the annotation signals are read, not a whole PSG's samples.
+    columns = [read_record_columns(header, s.offset * width, s.samples_per_record * width)
+               for s in header.annotation_signals]
     annotations: list[EdfAnnotation] = []
-    for record in range(n_records):
-        for signal in annotation_signals:
-            raw = records[record, offsets[signal] : offsets[signal + 1]].tobytes()
-            annotations.extend(_parse_tals(raw, path, record))
-    return EdfAnnotations(_start_time(header), annotations)
+    for record in range(header.n_records):
+        for column in columns:
+            annotations.extend(_parse_tals(column[record].tobytes(), path, record))
+    return EdfAnnotations(_start_time(fixed), annotations)
 
 
 def _parse_tals(raw: bytes, path: Path, record: int) -> list[EdfAnnotation]:
@@ -138,8 +117,22 @@ def _parse_tals(raw: bytes, path: Path, record: int) -> list[EdfAnnotation]:
         # The texts are \x14-terminated; the first TAL of each record (time keeping) has none.
         for text in match.group(3).split(b"\x14"):
             if text:
-                found.append(EdfAnnotation(onset, duration, text.decode("utf-8", errors="replace").strip()))
+                found.append(EdfAnnotation(onset, duration, _decode(text, path, record, onset)))
     return found
+
+
+def _decode(text: bytes, path: Path, record: int, onset: float) -> str:
+    # EDF+ annotations are UTF-8. Replacing a bad byte would turn "Sleep stage W" into an
+    # unknown event and silently drop the epochs it scores, so the byte is named instead.
+    try:
+        return text.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the EDF+ annotation at {onset:g} s (data record {record + 1}) holds byte 0x{text[exc.start]:02x}, "
+            f"which is not UTF-8: {text!r}",
+            where=path, fix="EDF+ annotations are UTF-8 text; the file is damaged or was written in another "
+                            "encoding — re-export the hypnogram",
+        ) from None
 
 
 def _sniff_edf_plus(path: Path) -> bool:
@@ -181,7 +174,7 @@ class EdfAnnotationReader(LabelReader):
             raise InputError("EDF+ file has no sleep-stage annotations", where=path,
                              fix="stages must be annotated as 'Sleep stage W/1/2/3/4/N1/N2/N3/R/?' or 'Movement time'")
         epoch = infer_epoch_seconds([r[0] for r in runs], [r[1] for r in runs], self.epoch_seconds, where=str(path))
-        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
         return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=parsed.start_time,
                          events=events_frame(events), source=Path(path))
 

@@ -15,6 +15,20 @@ import numpy as np
 
 from sleepfm.errors import InputError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+from sleepfm.limits import check_recording_seconds
+
+
+def check_times(onsets: Sequence[float], durations: Sequence[float], *, where: str | None = None) -> None:
+    """Refuse non-finite onsets or durations, and stages spanning more than a recording can."""
+    for name, values in (("onset", onsets), ("duration", durations)):
+        bad = [value for value in values if not math.isfinite(value)]
+        if bad:
+            raise InputError(f"a stage {name} is {bad[0]}, not a finite number of seconds", where=where,
+                             fix="every stage needs a finite onset and duration")
+    if onsets:
+        end = max(onset + max(duration, 0.0) for onset, duration in zip(onsets, durations, strict=True))
+        check_recording_seconds(end - min(onsets), "its stages", where=where,
+                                fix="check the stage onsets and durations (seconds)")
 
 
 def infer_epoch_seconds(onsets: Sequence[float], durations: Sequence[float], preferred: float,
@@ -25,6 +39,7 @@ def infer_epoch_seconds(onsets: Sequence[float], durations: Sequence[float], pre
     such epochs (to within 1 %), else the largest length of at least one second that divides
     them all (on a 0.1-s grid).
     """
+    check_times(onsets, durations, where=where)
     start = min(onsets)
     values = [o - start for o in onsets] + [d for d in durations if d > 0]
     tolerance = 0.01 * preferred
@@ -43,7 +58,7 @@ def infer_epoch_seconds(onsets: Sequence[float], durations: Sequence[float], pre
 
 
 def runs_to_stages(runs: Sequence[tuple[float, float, int]], epoch_seconds: float,
-                   fill: int) -> tuple[float, np.ndarray]:
+                   fill: int, *, where: str | None = None) -> tuple[float, np.ndarray]:
     """Expand ``(onset, duration, code)`` runs onto an epoch grid starting at the first onset.
 
     Epochs no run covers get ``fill``. A run shorter than one epoch still marks the epoch it
@@ -51,6 +66,7 @@ def runs_to_stages(runs: Sequence[tuple[float, float, int]], epoch_seconds: floa
     """
     if not runs:
         return 0.0, np.zeros(0, dtype=np.int8)
+    check_times([run[0] for run in runs], [run[1] for run in runs], where=where)
     start = min(onset for onset, _, _ in runs)
     spans = [(round((onset - start) / epoch_seconds), max(1, round(duration / epoch_seconds)), code)
              for onset, duration, code in runs]
@@ -70,6 +86,9 @@ def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mappin
     """
     from sleepfm.labels.vocabulary import canonical_event, events_frame, stage_code, stage_from_text
 
+    notes = list(notes)
+    # Events too: an infinite onset would reach the event table and every output made from it.
+    check_times([note[0] for note in notes], [note[1] or 0.0 for note in notes], where=str(path))
     runs: list[tuple[float, float, int]] = []
     events = []
     for onset, duration, text in notes:
@@ -82,6 +101,6 @@ def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mappin
         raise InputError("no sleep-stage annotations", where=path,
                          fix="stages must be named W/Wake, N1, N2, N3, R/REM or Unscored (or 'Sleep stage X')")
     epoch = infer_epoch_seconds([r[0] for r in runs], [r[1] for r in runs], preferred, where=str(path))
-    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+    onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
     return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time, events=events_frame(events),
                      source=Path(path))

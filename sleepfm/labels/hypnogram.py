@@ -84,6 +84,9 @@ class Hypnogram:
         desaturations (NaN otherwise).
     source:
         The file it was read from.
+    onsets_from_recording_start:
+        True when the format defines onsets as seconds from the recording's start whatever
+        ``start_time`` says (NSRR XML): the clock is then informative, never used to shift them.
     """
 
     stages: np.ndarray
@@ -92,6 +95,7 @@ class Hypnogram:
     start_time: datetime | None = None
     events: pd.DataFrame = field(default_factory=empty_events)
     source: Path | None = None
+    onsets_from_recording_start: bool = False
 
     def __post_init__(self) -> None:
         self.stages = np.asarray(self.stages, dtype=np.int8)

@@ -6,9 +6,10 @@ Standardised NSRR (``PSGAnnotation``)
     run-length events of type ``Stages|Stages`` whose concept ends in a code: ``Wake|0``,
     ``Stage 1 sleep|1`` … ``Stage 4 sleep|4`` (R&K 3 and 4 → N3), ``REM sleep|5``,
     ``Movement|6`` (*movement*), ``Unscored|9`` (*unscored*). They are expanded to
-    ``EpochLength`` epochs (30 s). The ``Recording Start Time`` event's ``ClockTime``
-    (``dd.mm.yy HH.MM.SS``) gives the start; NSRR blanks the date (``00.00.00``), in which case
-    the EDF+ anonymised date 1 Jan 1985 stands in so that the clock time survives.
+    ``EpochLength`` epochs (30 s). ``Start`` is seconds from the recording's start (NSRR's
+    definition), so it is trusted over any clock. The ``Recording Start Time`` event's
+    ``ClockTime`` (``dd.mm.yy HH.MM.SS``) gives the start; NSRR blanks the date (``00.00.00``),
+    in which case the EDF+ anonymised date 1 Jan 1985 stands in so that the clock time survives.
 Compumedics Profusion (``CMPStudyConfig``)
     ``SleepStages/SleepStage``: one integer per epoch (0 W, 1–4 R&K → N1, N2, N3, N3, 5 REM,
     6 *movement*, 9 *unscored*); ``ScoredEvents/ScoredEvent`` with ``Name``, ``Start``,
@@ -78,9 +79,12 @@ def _number(element: ET.Element, tag: str, path: Path, *, required: bool = True)
     if not text and not required:
         return math.nan
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InputError(f"<{tag}> is {text!r}, not a number", where=path) from None
+    if not math.isfinite(value):
+        raise InputError(f"<{tag}> is {text!r}, not a finite number", where=path)
+    return value
 
 
 def _epoch_length(root: ET.Element, path: Path) -> float:
@@ -145,9 +149,9 @@ class NsrrXmlReader(LabelReader):
                                _number(event, "SpO2Nadir", path, required=False)))
         if not runs:
             raise InputError("NSRR XML has no Stages|Stages events", where=path)
-        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"))
+        onset, stages = runs_to_stages(runs, epoch, mapping.code("unscored"), where=str(path))
         return Hypnogram(stages, epoch_seconds=epoch, onset=onset, start_time=start_time,
-                         events=events_frame(events), source=Path(path))
+                         events=events_frame(events), source=Path(path), onsets_from_recording_start=True)
 
 
 class ProfusionXmlReader(LabelReader):

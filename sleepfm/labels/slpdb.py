@@ -126,7 +126,7 @@ class SlpdbReader(LabelReader):
                     events.extend((onset, EPOCH_SECONDS, name, "", float("nan")) for name in names)
         if not runs:
             raise InputError("SLPDB annotation file has no epochs", where=path)
-        onset, stages = runs_to_stages(runs, EPOCH_SECONDS, mapping.code("unscored"))
+        onset, stages = runs_to_stages(runs, EPOCH_SECONDS, mapping.code("unscored"), where=str(path))
         return Hypnogram(stages, epoch_seconds=EPOCH_SECONDS, onset=onset,
                          start_time=header_start_time(path.with_suffix(".hea")),
                          events=events_frame(events), source=path)

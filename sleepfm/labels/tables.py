@@ -281,6 +281,7 @@ def read_label_mapping(path: Path, n_outputs: int | None = None, *, ordered: boo
             raise InputError("label_idx must number the rows 0, 1, 2, ... once each", where=path)
         if n_outputs is not None and len(frame) != n_outputs:
             raise InputError(f"label mapping has {len(frame)} rows but the diagnosis head gives {n_outputs} outputs",
-                             where=path, fix="use the label_mapping.csv that belongs to this checkpoint")
+                             where=path, fix="pass --labels with the label_mapping.csv that belongs to this head "
+                             "(or put it in its model_diagnosis/ folder)")
         frame = frame.sort_values("label_idx").reset_index(drop=True)
     return frame[list(LABEL_COLUMNS)]

@@ -1,5 +1,5 @@
 """Built-in plugin: the SleepFM networks (tokenizer, poolers, foundation model, heads) and the
-commands that use them (``embed``, ``convert-checkpoint``)."""
+commands that use them (``embed``, ``convert-checkpoint``, ``checkpoints check``)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ def sleepfm_register_heads(register: Register) -> None:
 
 @hookimpl
 def sleepfm_register_commands(app: typer.Typer) -> None:
-    from sleepfm.cli.checkpoint_cmd import convert_checkpoint_command
+    from sleepfm.cli.checkpoint_cmd import checkpoints_app, convert_checkpoint_command
     from sleepfm.cli.embed_cmd import embed_command
 
     app.command("embed")(embed_command)
     app.command("convert-checkpoint")(convert_checkpoint_command)
+    app.add_typer(checkpoints_app, name="checkpoints")

@@ -33,7 +33,6 @@ from sleepfm.errors import InputError, UsageError
 from sleepfm.execute import Task, execute, select_shard
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
-from sleepfm.read.edf_header import is_annotation_file
 from sleepfm.store.compression import Compression
 from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
 
@@ -60,56 +59,23 @@ class BatchReport:
 
 
 # ---------------------------------------------------------------------------- inputs
-def discover(inputs: list[Path], extensions: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
-    """``(recordings, annotation files)``: files given directly, plus every file with a reader's
-    extension under given folders.
+def discover(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``(recordings, annotation-only files set aside)`` among files, folders and glob patterns
+    (:func:`sleepfm.read.discover.find_recordings`: the rule every command shares)."""
+    from sleepfm.read.discover import find_recordings
 
-    An EDF+ file found in a folder that holds only annotations (a Sleep-EDF or HMC
-    hypnogram beside its recording) is set aside, not failed: a folder of studies routinely
-    has them. Given by name, it is converted and fails with the reason.
-    """
-    found: dict[Path, None] = {}
-    annotations: dict[Path, None] = {}
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                hidden = candidate.name.startswith(".")
-                if candidate.is_file() and candidate.suffix.lower() in extensions and not hidden:
-                    (annotations if is_annotation_file(candidate) else found)[candidate] = None
-        elif path.exists():
-            found[path] = None
-        else:
-            raise UsageError(f"input not found: {path}", fix="check the path; folders are searched recursively")
-    return sorted(found), sorted(a for a in annotations if a not in found)
+    found = find_recordings(inputs)
+    return found.recordings, found.annotations
 
 
 def assign_outputs(files: list[Path], out: Path) -> list[Job]:
-    """``(input, out/<name>.h5)`` pairs, one distinct output per input.
+    """``(input, out/<name>.h5)`` pairs, one distinct output per input
+    (:func:`sleepfm.read.discover.output_names`: ``x.h5``; ``x.edf.h5`` beside ``x.bdf.h5``;
+    ``a__x.edf.h5`` for inputs that still clash). Decided over the whole input list, before
+    sharding, so every shard of a job array agrees on them."""
+    from sleepfm.read.discover import output_names
 
-    The output is ``<stem>.h5``. Inputs that share a stem (``x.edf`` and ``x.bdf``) keep
-    their extension (``x.edf.h5``, ``x.bdf.h5``); inputs that still clash (``a/x.edf`` and
-    ``b/x.edf``) are named by their path below the folder they share, ``/`` → ``__``
-    (``a__x.edf.h5``). Names are decided over the whole input list, before sharding, so
-    every shard of a job array agrees on them.
-    """
-    def clashing(names: list[str]) -> set[str]:
-        seen: dict[str, int] = {}
-        for name in names:
-            seen[name] = seen.get(name, 0) + 1
-        return {name for name, count in seen.items() if count > 1}
-
-    names = [source.stem for source in files]
-    repeated = clashing(names)
-    names = [source.name if name in repeated else name for source, name in zip(files, names, strict=True)]
-    repeated = clashing(names)
-    if repeated:
-        import os
-
-        root = Path(os.path.commonpath([p.resolve().parent for p in files]))
-        names = ["__".join(source.resolve().relative_to(root).parts) if name in repeated else name
-                 for source, name in zip(files, names, strict=True)]
-    return [(source, out / f"{name}.h5") for source, name in zip(files, names, strict=True)]
+    return [(source, out / f"{name}.h5") for source, name in zip(files, output_names(files), strict=True)]
 
 
 def is_complete(path: Path) -> bool:
@@ -166,6 +132,8 @@ def convert_options(config: PreprocessConfig, threads: int) -> ConvertOptions:
         reader=config.reader,
         channel_mapper=config.channel_mapper,
         channel_map=config.channel_map,
+        clip=config.scale_clip if config.scale == "robust" else None,
+        quality=config.quality if config.quality.checks else None,
     )
 
 
@@ -175,7 +143,6 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     ``on_result`` each result as it arrives (for progress display)."""
     from sleepfm.config import RESOLVED_CONFIG_NAME
     from sleepfm.config.base import dump_yaml
-    from sleepfm.read import signal_extensions
 
     if not config.inputs:
         raise UsageError("no input files or folders given", fix="sleepfm preprocess INPUT... --out DIR")
@@ -183,12 +150,12 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
         raise UsageError("no output folder given", fix="pass --out DIR")
     if config.channel_map is not None and not Path(config.channel_map).is_file():
         raise InputError("channel map not found", where=config.channel_map, fix="check the path given to --channel-map")
+    recordings, annotation_files = discover(list(config.inputs))
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temporaries(out):
         log.info("removed %s, left by a run that was killed", stale.name)
 
-    recordings, annotation_files = discover(list(config.inputs), signal_extensions())
     selected = select_shard(assign_outputs(recordings, out), config.shard)
     if config.shard is not None and not config.shard.startswith("0/"):
         annotation_files = []  # listed once, by the first shard
@@ -198,9 +165,13 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     for source, target in selected:
         if not config.overwrite and target.exists():
             if is_complete(target):
-                skipped.append(skipped_result(source, target))
-                continue
-            log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
+                try:
+                    skipped.append(skipped_result(source, target))
+                    continue
+                except InputError as exc:
+                    log.warning("%s; converting %s again", exc, source)
+            else:
+                log.warning("%s exists but is not a complete sleepfm store; converting %s again", target, source)
         jobs.append((source, target))
     # As save_resolved_config, through a temporary that a later run can tell is stale.
     write_text_atomically(out / RESOLVED_CONFIG_NAME, dump_yaml(config))

@@ -22,15 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import DiskFullError, InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
 from sleepfm.map import make_mapper
+from sleepfm.quality.assess import ChannelResult, CheckSet, assess_channel, channel_signal, collect
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
-from sleepfm.store.signal_store import CHUNK_SECONDS, SignalStoreWriter
+from sleepfm.store.signal_store import CHUNK_SECONDS, SignalStoreWriter, StoredChannel
+from sleepfm.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ class ConvertOptions:
     reader: str = "auto"
     channel_mapper: str = "rules"
     channel_map: Path | None = None
+    #: ``--scale robust``: clip at this many robust standard deviations before the z-score (None: published),
+    #: channels whose z-score artifacts would dominate only (docs/quality.md).
+    clip: float | None = None
+    #: Quality checks whose flags are kept in the store (None: none run).
+    quality: QualityConfig | None = None
 
     def mapper(self) -> ChannelMapper:
         return make_mapper("table", self.channel_map) if self.channel_map is not None \
@@ -78,7 +86,7 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
     started = time.perf_counter()
     result = StudyResult(str(source), str(output), "failed")
     try:
-        with read_recording(source, options.reader) as recording:
+        with warnings_to_log(), read_recording(source, options.reader) as recording:
             result.backend = recording.backend
             convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"
@@ -117,19 +125,58 @@ def _is_flat(data: np.ndarray) -> bool:
     return bool(sample.min() == sample.max() and data.min() == data.max())
 
 
-def _process(recording: Recording, resampler: Resampler, info: ChannelInfo,
-             writer: SignalStoreWriter) -> tuple[EncodedChannel | None, bool]:
-    """Read, resample and encode one channel (in a worker thread): (encoded, or None if NaN; flat)."""
+@dataclass
+class _Processed:
+    """One channel after its worker thread: encoded samples (None if NaN), flatness, quality flags."""
+
+    encoded: EncodedChannel | None
+    flat: bool
+    quality: ChannelResult | None = None
+    physical: dict[str, float | None] = field(default_factory=dict)
+
+
+def _process(recording: Recording, resampler: Resampler, info: ChannelInfo, writer: SignalStoreWriter,
+             decision: ChannelAssignment, name: str, options: ConvertOptions, checks: CheckSet | None) -> _Processed:
+    """Read, resample, encode and check one channel (in a worker thread)."""
     target = resampler.new_signal(info.n_samples)
     if hasattr(recording, "read_published"):
         recording.read_published(info.index, out=target.data)  # type: ignore[attr-defined]
+        unit_scale = recording.published_scale(info.index)  # type: ignore[attr-defined]
     else:
         target.data[:] = recording.read(info.index)
+        unit_scale = 1.0
     flat = _is_flat(target.data)
-    samples = resampler(target, dtype=np.float16)
+    clip, ratio = _robust_scaling(options, info, decision)
+    samples, mean, spread = resampler.resample(target, dtype=np.float16, clip=clip, clip_ratio=ratio)
     if np.isnan(samples).any():
-        return None, flat
-    return writer.encode(samples), flat
+        return _Processed(None, flat)
+    # Stored values back to the file's physical unit: undo the z-score, then MNE's unit scale.
+    physical = {"scale": spread / unit_scale, "offset": mean / unit_scale,
+                "physical_min": info.physical_min, "physical_max": info.physical_max}
+    quality = None
+    stored = StoredChannel(name=name, label=info.label, modality=decision.modality, unit=info.unit,
+                           original_rate=info.rate, n_samples=samples.shape[0], **physical)
+    if checks is not None and checks.wants(stored):
+        quality = assess_channel(channel_signal(samples, stored, resampler.target), checks)
+    return _Processed(writer.encode(samples), flat, quality, physical)
+
+
+def _robust_scaling(options: ConvertOptions, info: ChannelInfo, decision: ChannelAssignment
+                    ) -> tuple[float | None, float]:
+    """``(clip, ratio)`` for ``--scale robust``: the channels the ``zscore_dominated`` check judges
+    (EEG and respiration; not the ECG, EMG, EOG or levels, spiky or steady by nature), clipped when
+    their standard deviation exceeds its ``max_ratio`` times the robust one."""
+    if options.clip is None:
+        return None, 0.0
+    from sleepfm.interfaces.quality_check import ChannelSignal
+    from sleepfm.quality.checks import ZscoreDominated
+
+    check = ZscoreDominated()
+    probe = ChannelSignal(name=info.label, label=info.label, modality=decision.modality, unit=info.unit, rate=128.0,
+                          samples=np.zeros(0, dtype=np.float32))
+    if not check.applies(probe):
+        return None, 0.0
+    return options.clip, check.config.max_ratio
 
 
 def convert_recording(
@@ -158,7 +205,8 @@ def convert_recording(
         output, rate=options.target_rate, source_file=str(recording.path), start_time=start,
         channel_mapper=options.mapper_description, compression=options.compression,
     ) as writer:
-        stored, flat = _write_channels(recording, resampler, writer, names, decisions, options.threads)
+        checks = CheckSet.from_config(options.quality) if options.quality is not None else None
+        stored, flat = _write_channels(recording, resampler, writer, names, decisions, options, checks)
         duration = resampler.n_out / options.target_rate
         for note in _notes(duration, stored, flat, writer.dropped, getattr(recording, "gaps", [])):
             writer.note(note)
@@ -175,16 +223,25 @@ def _write_channels(
     writer: SignalStoreWriter,
     names: list[str],
     decisions: list[ChannelAssignment],
-    threads: int,
+    options: ConvertOptions,
+    checks: CheckSet | None,
 ) -> tuple[list[ChannelAssignment], list[str]]:
     stored: list[ChannelAssignment] = []
     flat: list[str] = []
+    quality: dict[int, ChannelResult] = {}
     pending: dict[Future, int] = {}
     order = iter(range(len(recording.channels)))
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    threads = max(1, options.threads)
+
+    def submit(position: int) -> None:
+        future = pool.submit(_process, recording, resampler, recording.channels[position], writer,
+                             decisions[position], names[position], options, checks)
+        pending[future] = position
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         # Keep at most ``threads`` channels in flight: each holds a channel at the file's rate.
         for position in order:
-            pending[pool.submit(_process, recording, resampler, recording.channels[position], writer)] = position
+            submit(position)
             if len(pending) >= threads:
                 break
         while pending:
@@ -192,21 +249,26 @@ def _write_channels(
             for future in finished:
                 position = pending.pop(future)
                 info, decision = recording.channels[position], decisions[position]
-                encoded, is_flat = future.result()
-                if is_flat:
+                done: _Processed = future.result()
+                if done.flat:
                     flat.append(info.label)
-                if encoded is None:
+                if done.encoded is None:
                     writer.drop_channel(info.label, "NaN after resampling")
                 else:
                     writer.add_channel(
-                        names[position], encoded, label=info.label, unit=info.unit, original_rate=info.rate,
+                        names[position], done.encoded, label=info.label, unit=info.unit, original_rate=info.rate,
                         modality=decision.modality, rule=decision.rule, reason=decision.reason,
+                        physical=done.physical,
                     )
                     stored.append(decision)
+                    if done.quality is not None:
+                        quality[position] = done.quality
                 following = next(order, None)
                 if following is not None:
-                    future = pool.submit(_process, recording, resampler, recording.channels[following], writer)
-                    pending[future] = following
+                    submit(following)
+    if checks is not None:
+        kept = sorted(quality)
+        writer.quality = collect([names[p] for p in kept], [quality[p] for p in kept], checks)
     return stored, flat
 
 

@@ -65,6 +65,10 @@ class Manifest:
     def add(self, results: Iterable[StudyResult]) -> None:
         for result in results:
             row = result_row(result)
+            previous = self.rows.get(row["output"])
+            if result.status == "skipped" and previous is not None and previous.get("file") == row["file"]:
+                # Reused, not redone: how long it took and which library read it stay those of the run that made it.
+                row["seconds"], row["reader"] = previous.get("seconds", ""), previous.get("reader", "")
             self.rows[row["output"]] = row
         if time.monotonic() - self._written >= self.interval:
             self.write()

@@ -28,12 +28,15 @@ import numpy as np
 
 from sleepfm.errors import InputError
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording, SignalReader
+from sleepfm.limits import check_recording_seconds
 from sleepfm.read.edf_header import EdfHeader, SignalHeader, read_edf_header
 from sleepfm.read.units import normalise_unit, published_scale
 
 log = logging.getLogger(__name__)
 
 _BLOCK_BYTES = 1 << 20
+#: EDF+D gaps (held samples) may exceed the recorded signal up to this long in all.
+MAX_GAP_SECONDS = 3600.0
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
@@ -61,6 +64,13 @@ def _calibration_from_header(signal: SignalHeader) -> Calibration:
     return Calibration(float(gain), float(offset), signal.unit)
 
 
+def _limits(calibration: Calibration, signal: SignalHeader) -> dict[str, float]:
+    """The physical values of the digital extremes (what the header's physical limits mean,
+    computed so that a degenerate or inconsistent header still gives what the samples reach)."""
+    ends = sorted(d * calibration.gain + calibration.offset for d in (signal.digital_min, signal.digital_max))
+    return {"physical_min": float(ends[0]), "physical_max": float(ends[1])}
+
+
 def _interpret_with_pyedflib(header: EdfHeader) -> list[Calibration]:
     """Let pyedflib check the file against the specification; raises OSError when it refuses."""
     import pyedflib
@@ -84,8 +94,17 @@ def _interpret_with_mne(header: EdfHeader) -> list[Calibration]:
     import mne
 
     read = mne.io.read_raw_bdf if header.bdf else mne.io.read_raw_edf
-    raw = read(header.path, preload=False, verbose="error")
-    extras = raw._raw_extras[0]
+    suffix = ".bdf" if header.bdf else ".edf"
+    if Path(header.path).suffix.lower() == suffix:
+        extras = read(header.path, preload=False, verbose="error")._raw_extras[0]
+    else:
+        # MNE goes by the extension; an old Sleep-EDF ``.rec`` is EDF under another name.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            link = Path(folder) / f"recording{suffix}"
+            link.symlink_to(Path(header.path).resolve())
+            extras = read(link, preload=False, verbose="error")._raw_extras[0]
     data = header.data_signals
     if len(extras["cal"]) != len(data):
         raise InputError(f"MNE sees {len(extras['cal'])} signals, the header lists {len(data)}", where=header.path)
@@ -157,6 +176,8 @@ def _record_onsets(header: EdfHeader) -> np.ndarray | None:
         try:
             onsets[k] = float(text.decode("ascii"))
         except ValueError:
+            onsets[k] = np.nan
+        if not np.isfinite(onsets[k]):
             raise InputError(f"EDF+D data record {k + 1} has no readable onset ({text[:20]!r})",
                              where=header.path) from None
     return onsets
@@ -194,6 +215,7 @@ class EdfRecording(Recording):
                 n_samples=self._n_samples(signal.samples_per_record),
                 transducer=signal.transducer,
                 prefilter=signal.prefilter,
+                **_limits(calibration[i], signal),
             )
             for i, signal in enumerate(self._signals)
         ]
@@ -212,10 +234,29 @@ class EdfRecording(Recording):
             raise InputError("EDF+D data records overlap or go back in time", where=self.path)
         gaps = [(float(self._onsets[k] + seconds - self._onsets[0]), float(steps[k] - seconds))
                 for k in np.flatnonzero(steps > seconds + 1e-6)]
+        self._check_gaps(gaps)
         if gaps:
             log.info("%s: %d gap(s) between data records; each is filled with the sample before it",
                      self.path, len(gaps))
         return gaps
+
+    def _check_gaps(self, gaps: list[tuple[float, float]]) -> None:
+        """Refuse gaps that would turn into more held samples than the file records (each gap is
+        filled with the sample before it), or a span beyond the recording limit."""
+        if not gaps:
+            return
+        recorded = self.header.n_records * self.header.record_seconds
+        span = float(self._onsets[-1] - self._onsets[0]) + self.header.record_seconds  # type: ignore[index]
+        filled = span - recorded
+        check_recording_seconds(span, f"its EDF+D records (with their {len(gaps)} gap(s))", where=self.path,
+                                fix="split the recording at the gap, or export it as EDF+C")
+        if filled > max(recorded, MAX_GAP_SECONDS):
+            start, longest = max(gaps, key=lambda gap: gap[1])
+            raise InputError(
+                f"its EDF+D gaps last {filled:g} s in all (the longest {longest:g} s, at {start:g} s) but it holds "
+                f"only {recorded:g} s of signal; filling them would make up most of the recording",
+                where=self.path, fix="split the recording at the gap, or export the recorded parts as EDF+C",
+            )
 
     def _n_samples(self, per_record: int) -> int:
         if not self.gaps:
@@ -290,7 +331,7 @@ class EdfRecording(Recording):
 class EdfReader(SignalReader):
     """EDF, EDF+C/D, BDF, BDF+C/D: pyedflib where it accepts the file, MNE where it does not."""
 
-    extensions: ClassVar[tuple[str, ...]] = (".edf", ".bdf")
+    extensions: ClassVar[tuple[str, ...]] = (".edf", ".bdf", ".rec")  # .rec: old Sleep-EDF name for EDF
 
     def open(self, path: Path) -> EdfRecording:
         path = Path(path)

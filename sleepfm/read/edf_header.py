@@ -10,12 +10,14 @@ data record) is what :mod:`sleepfm.read.edf` reads samples with.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sleepfm.errors import InputError
+from sleepfm.limits import check_recording_seconds
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,19 @@ class EdfHeader:
 def _text(raw: bytes) -> str:
     # EDF headers are ASCII; real files carry Latin-1 and UTF-8 bytes in labels. Latin-1
     # never fails and is what MNE (and so the published converter) uses, which keeps our
-    # dataset names equal to the published ones.
-    return raw.decode("latin-1").strip()
+    # dataset names equal to the published ones. Some writers pad with NUL bytes, not spaces.
+    return raw.rstrip(b"\x00 ").decode("latin-1").strip()
+
+
+def _label(raw: bytes, position: int, path: Path) -> str:
+    label = _text(raw)
+    if "\x00" in label:
+        raise InputError(
+            f"the label of signal #{position + 1} holds a NUL byte ({label!r})",
+            where=path,
+            fix="the header is damaged; re-export the recording, or rename the channel in an EDF editor",
+        )
+    return label
 
 
 def _int_field(raw: bytes, name: str, path: Path, *, signal: str | None = None) -> int:
@@ -110,7 +123,7 @@ def _int_field(raw: bytes, name: str, path: Path, *, signal: str | None = None) 
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not text or value != value or value != int(value):
+    if not text or not math.isfinite(value) or value != int(value):
         owner = f" of signal {signal!r}" if signal is not None else ""
         raise InputError(
             f"header field {name!r}{owner} is not a whole number: {text!r}",
@@ -148,16 +161,31 @@ def _start_time(date: str, time: str, path: Path) -> datetime | None:
         return None
 
 
-def is_annotation_file(path: Path) -> bool:
-    """Whether ``path`` is a readable EDF+/BDF+ file whose every signal is an annotation signal.
-
-    Any file that cannot be read as EDF says False: reading it properly gives the reason.
-    """
+def signal_labels(path: Path) -> list[str] | None:
+    """The signal labels of an EDF/BDF header (annotation signals included), read from the
+    labels alone; ``None`` when the file does not start like an EDF/BDF header."""
     try:
-        header = read_edf_header(path)
-    except InputError:
-        return False
-    return bool(header.signals) and not header.data_signals
+        with open(path, "rb") as handle:
+            fixed = handle.read(_FIXED)
+            if len(fixed) < _FIXED or (fixed[:8] != b"\xffBIOSEMI" and fixed[:8].strip() != b"0"):
+                return None
+            count = int(fixed[252:256])
+            labels = handle.read(16 * count) if 0 < count < 100_000 else b""
+    except (OSError, ValueError):
+        return None
+    if count <= 0 or len(labels) < 16 * count:
+        return None
+    return [labels[i * 16 : (i + 1) * 16].decode("latin-1").strip() for i in range(count)]
+
+
+def is_annotation_file(path: Path) -> bool:
+    """Whether ``path`` is an EDF+/BDF+ file whose every signal is an annotation signal (a hypnogram).
+
+    Decided from the signal labels alone, so that a hypnogram with an otherwise odd header is
+    still recognised; a file that does not start like EDF says False: reading it gives the reason.
+    """
+    labels = signal_labels(path)
+    return bool(labels) and all(label in ANNOTATION_LABELS for label in labels)
 
 
 def read_edf_header(path: Path) -> EdfHeader:
@@ -218,11 +246,13 @@ def read_edf_header(path: Path) -> EdfHeader:
     signals: list[SignalHeader] = []
     sample_offset = 0
     for i in range(n_signals):
-        label = _text(columns["label"][i])
+        label = _label(columns["label"][i], i, path)
         owner = label or f"#{i + 1}"
         spr = _int_field(columns["samples per data record"][i], "samples per data record", path, signal=owner)
-        if spr < 0:
-            raise InputError(f"signal {owner!r} has {spr} samples per data record", where=path)
+        if spr < 0 or (spr == 0 and label not in ANNOTATION_LABELS):
+            raise InputError(f"signal {owner!r} has {spr} samples per data record", where=path,
+                             fix="the header is damaged (a signal needs at least 1 sample per record); "
+                                 "re-export the recording")
         signals.append(
             SignalHeader(
                 position=i,
@@ -275,11 +305,16 @@ def _check_data_size(header: EdfHeader, size: int) -> EdfHeader:
         return header
     whole, rest = divmod(data_bytes, record_bytes)
     if header.n_records == -1:
-        # Allowed by the EDF specification while a recording is still being written.
+        # Allowed by the EDF specification while a recording is still being written; the
+        # records it holds are the whole ones (a partial last record is left out).
         log.debug("%s: record count -1 in the header; %d records found in the file", path, whole)
         header = _with_records(header, whole)
+        data_bytes = whole * record_bytes
     elif header.n_records < 0:
         raise InputError(f"header claims {header.n_records} data records", where=path)
+    if header.data_signals:
+        check_recording_seconds(header.n_records * header.record_seconds,
+                                f"its {header.n_records} data records of {header.record_seconds:g} s", where=path)
     promised = header.n_records * record_bytes
     if promised > data_bytes:
         if rest:
@@ -295,7 +330,15 @@ def _check_data_size(header: EdfHeader, size: int) -> EdfHeader:
             fix="the header's record count is wrong or the file was cut; re-export the recording",
         )
     if promised < data_bytes:
-        log.debug("%s: %d bytes after the last data record are ignored", path, data_bytes - promised)
+        # Reading it anyway would decode bytes the header does not describe: BDF samples
+        # behind an EDF version field, or a header whose record count or layout is wrong.
+        raise InputError(
+            f"the file holds {data_bytes} bytes of data records but its header declares {promised} "
+            f"({header.n_records} records of {record_bytes} bytes)",
+            where=path,
+            fix="the header does not describe this file (a BDF with an EDF version field, a wrong record "
+                "count, or bytes appended to it); re-export the recording",
+        )
     return header
 
 

@@ -21,8 +21,13 @@ import numpy as np
 
 try:
     from isal.isal_zlib import decompress as inflate
+    from isal.isal_zlib import error as _inflate_error
 except ImportError:  # a platform without python-isal wheels: the standard library's, slower
     from zlib import decompress as inflate
+    from zlib import error as _inflate_error
+
+#: What inflating a damaged chunk raises.
+InflateError: type[Exception] = _inflate_error
 
 _DEFLATE, _SHUFFLE = h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE
 

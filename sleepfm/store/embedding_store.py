@@ -10,7 +10,11 @@ for each modality present; file attributes (:data:`ATTRS`): ``format``
 ``chunk_seconds`` (300), ``embed_dim``, ``modalities_missing`` (JSON list),
 ``channels`` (JSON object modality → channel names used), ``partial_chunk``
 (``"drop"``/``"pad"``), ``padded_tokens`` (tokens of the last chunk that are padding, 0 if
-none), ``source_file``, ``sleepfm_version``.
+none), ``source_file``, ``sleepfm_version``. Quality masking adds ``quality`` (``"mask"`` or
+``"off"``), ``masked_channels`` (JSON: channel → chunks it was left out of),
+``masked_reasons`` (channel → the checks that did it), ``masked_fraction`` (left-out
+channel-chunks over all) and ``chunks_missing`` (JSON: modality → chunks where no channel was
+left; their rows are zeros and :meth:`EmbeddingStore.stacked` masks them).
 
 The published layout is two files per study in two folders: ``<name>/<id>.hdf5`` holding
 root datasets ``BAS``, ``RESP``, ``EKG``, ``EMG`` of 5-s embeddings, and
@@ -184,8 +188,9 @@ class EmbeddingStore:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Head input for this study: ``x`` float32 (M, S, E) and ``mask`` bool (M, S), True = pad.
 
-        A missing modality is zeros and fully masked; trailing padding tokens of a padded last
-        chunk are masked in every modality.
+        A missing modality is zeros and fully masked, and so are the chunks where quality
+        masking left a modality no channel (``chunks_missing``); trailing padding tokens of a
+        padded last chunk are masked in every modality.
         """
         length = self.n_tokens if max_tokens is None else min(self.n_tokens, max_tokens)
         x = np.zeros((len(modalities), length, self.embed_dim), dtype=np.float32)
@@ -196,6 +201,12 @@ class EmbeddingStore:
                 data = self._tokens[modality][:length]
                 x[i, : data.shape[0]] = data
                 mask[i, : min(data.shape[0], real)] = False
+        missing = self.attrs.get("chunks_missing") or {}
+        chunks = int(self.attrs.get("n_chunks") or 0)
+        per_chunk = self.n_tokens // chunks if chunks else 0
+        for i, modality in enumerate(modalities):
+            for chunk in missing.get(modality.value, []) if isinstance(missing, dict) and per_chunk else []:
+                mask[i, int(chunk) * per_chunk: (int(chunk) + 1) * per_chunk] = True
         return x, mask
 
     def close(self) -> None:

@@ -12,7 +12,12 @@ File attributes (:data:`FILE_ATTRS`)
 Dataset attributes (:data:`CHANNEL_ATTRS`)
     ``label`` (as in the source file), ``unit``, ``original_rate`` (Hz), ``modality``
     (``BAS``/``RESP``/``EKG``/``EMG``, or ``""`` when unmapped), ``rule`` (which mapping rule
-    decided), ``reason`` (why unmapped).
+    decided), ``reason`` (why unmapped). Optional (:data:`PHYSICAL_ATTRS`, for the quality
+    checks): ``scale`` and ``offset`` (``physical = stored * scale + offset`` in ``unit``) and
+    ``physical_min``/``physical_max`` (the recording's limits from its header, in ``unit``).
+Quality flags
+    The group ``sleepfm_quality`` (:mod:`sleepfm.quality.flags`): per channel and 5-s patch,
+    which quality checks flagged it. A group, so it is never taken for a channel.
 
 A published file has none of these: its rate is assumed to be 128 Hz (and logged), and
 modalities come from a channel mapper applied to the dataset names.
@@ -33,7 +38,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -41,8 +46,19 @@ import numpy as np
 from sleepfm.errors import InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
-from sleepfm.store.chunk_reader import ChunkLayout, chunk_layout, read_into
+from sleepfm.store.checks import (
+    REDO,
+    check_channel,
+    json_list_attribute,
+    modality_attribute,
+    number_attribute,
+    text_attribute,
+)
+from sleepfm.store.chunk_reader import ChunkLayout, InflateError, chunk_layout, read_into
 from sleepfm.store.compression import Compression, EncodedChannel, encode
+
+if TYPE_CHECKING:
+    from sleepfm.quality.flags import QualityFlags
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +67,7 @@ PUBLISHED_RATE = 128.0
 CHUNK_SECONDS = 300
 FILE_ATTRS = ("sampling_rate", "duration", "source_file", "start_time", "channel_mapper", "sleepfm_version", "format")
 CHANNEL_ATTRS = ("label", "unit", "original_rate", "modality", "rule", "reason")
+PHYSICAL_ATTRS = ("scale", "offset", "physical_min", "physical_max")
 # Filters that live in hdf5plugin rather than in libhdf5/h5py (Blosc, Blosc2, Zstd, LZ4, Bitshuffle).
 _PLUGIN_FILTERS = {32001, 32026, 32015, 32004, 32008}
 
@@ -66,12 +83,20 @@ class StoredChannel:
     original_rate: float | None = None
     rule: str = ""
     n_samples: int = 0
+    #: ``physical = stored * scale + offset`` in ``unit``, and the recording's limits; None when unknown.
+    scale: float | None = None
+    offset: float | None = None
+    physical_min: float | None = None
+    physical_max: float | None = None
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
+def _number(attrs: Any, key: str) -> float | None:
+    """A finite float attribute, or None when absent or not a finite number."""
+    try:
+        value = float(attrs[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
 
 
 class SignalStore:
@@ -91,23 +116,37 @@ class SignalStore:
         except OSError as exc:
             raise InputError(f"not a readable HDF5 file ({exc})", where=self.path,
                              fix="re-run `sleepfm preprocess` for this study") from None
+        try:
+            self._read_layout(mapper)
+        except BaseException as exc:
+            self._file.close()
+            if isinstance(exc, OSError | KeyError | RuntimeError):  # h5py on a damaged file
+                raise InputError(f"malformed signal store ({type(exc).__name__}: {exc})", where=self.path,
+                                 fix=REDO) from None
+            raise
+
+    def _read_layout(self, mapper: ChannelMapper | None) -> None:
+        """Read and check every attribute and the channels' declared shapes (one line per problem)."""
         attrs = self._file.attrs
-        self.published = _text(attrs.get("format")) != FORMAT
+        self.published = text_attribute(attrs.get("format")) != FORMAT
         self._layouts: dict[str, ChunkLayout | None] = {}
         #: True when the file stores no rate and :data:`PUBLISHED_RATE` is assumed.
         self.rate_assumed = "sampling_rate" not in attrs
         if "sampling_rate" in attrs:
-            self.rate = float(attrs["sampling_rate"])
+            self.rate = number_attribute(attrs["sampling_rate"], "attribute 'sampling_rate'", self.path,
+                                         positive=True)
         else:
             self.rate = PUBLISHED_RATE
             log.info("%s stores no sampling rate (published converter); assuming %g Hz", self.path, PUBLISHED_RATE)
-        self.source_file = _text(attrs.get("source_file"))
-        self.start_time = _text(attrs.get("start_time"))
+        self.source_file = text_attribute(attrs.get("source_file"))
+        self.start_time = text_attribute(attrs.get("start_time"))
         names = [name for name, obj in self._file.items() if isinstance(obj, h5py.Dataset) and obj.ndim == 1]
+        for name in names:
+            check_channel(self._file[name], self.rate, self.path)
         if names:
             _load_filters(self._file[names[0]])
-        self.dropped = json.loads(_text(attrs.get("dropped_channels")) or "[]")
-        self.notes = json.loads(_text(attrs.get("notes")) or "[]")
+        self.dropped = json_list_attribute(attrs, "dropped_channels", self.path)
+        self.notes = json_list_attribute(attrs, "notes", self.path)
         self.channels = self._describe(names, mapper)
         self.n_samples = min((c.n_samples for c in self.channels), default=0)
 
@@ -122,20 +161,21 @@ class SignalStore:
             if name in decisions:
                 modality, rule = decisions[name].modality, decisions[name].rule
             elif "modality" in attrs:
-                text = _text(attrs["modality"])
-                modality = Modality(text) if text else None
-                rule = _text(attrs.get("rule"))
+                modality = modality_attribute(attrs["modality"], name, self.path)
+                rule = text_attribute(attrs.get("rule"))
             else:
                 modality, rule = None, "no-mapper"
             channels.append(
                 StoredChannel(
                     name=name,
-                    label=_text(attrs.get("label")) or name,
+                    label=text_attribute(attrs.get("label")) or name,
                     modality=modality,
-                    unit=_text(attrs.get("unit")),
-                    original_rate=float(attrs["original_rate"]) if "original_rate" in attrs else None,
+                    unit=text_attribute(attrs.get("unit")),
+                    original_rate=number_attribute(attrs["original_rate"], f"attribute 'original_rate' of {name!r}",
+                                                   self.path) if "original_rate" in attrs else None,
                     rule=rule,
                     n_samples=int(self._file[name].shape[0]),
+                    **{key: _number(attrs, key) for key in PHYSICAL_ATTRS},
                 )
             )
         return channels
@@ -170,9 +210,19 @@ class SignalStore:
             if name not in self._layouts:
                 self._layouts[name] = chunk_layout(dataset)
             layout = self._layouts[name]
-            if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
-                out[i] = dataset[start:stop]
+            try:
+                if stop > dataset.shape[0] or layout is None or not read_into(dataset, layout, start, stop, out[i]):
+                    out[i] = dataset[start:stop]
+            except (OSError, RuntimeError, ValueError, InflateError) as exc:  # a damaged chunk
+                raise InputError(f"channel {name!r}: samples {start}-{stop} cannot be read ({exc})",
+                                 where=self.path, fix=REDO) from None
         return out
+
+    def quality_flags(self) -> QualityFlags | None:
+        """The quality flags ``sleepfm preprocess`` kept, or None (none kept, or unreadable)."""
+        from sleepfm.quality.flags import QualityFlags
+
+        return QualityFlags.read(self._file)
 
     def close(self) -> None:
         self._file.close()
@@ -310,6 +360,7 @@ class SignalStoreWriter:
         self._n_samples = 0
         self.dropped: list[dict[str, str]] = []
         self.notes: list[str] = []
+        self.quality: QualityFlags | None = None
 
     def encode(self, data: np.ndarray) -> EncodedChannel:
         """Prepare ``data`` for :meth:`add_channel` (float16, compressed chunks); safe in any thread."""
@@ -326,8 +377,10 @@ class SignalStoreWriter:
         modality: Modality | None = None,
         rule: str = "",
         reason: str | None = None,
+        physical: dict[str, float | None] | None = None,
     ) -> None:
-        """Store one channel (converted to float16) as dataset ``name``."""
+        """Store one channel (converted to float16) as dataset ``name``; ``physical`` holds the
+        optional :data:`PHYSICAL_ATTRS` (those that are None are not written)."""
         if "/" in name or name in self._file:
             raise ValueError(f"dataset name {name!r} is not unique or contains '/'")
         encoded = data if isinstance(data, EncodedChannel) else self.encode(data)
@@ -356,6 +409,8 @@ class SignalStoreWriter:
                 "reason": reason or "",
             }
         )
+        extra = {k: float(v) for k, v in (physical or {}).items() if k in PHYSICAL_ATTRS and v is not None}
+        dataset.attrs.update(extra)
         self._n_samples = max(self._n_samples, samples.shape[0])
 
     def drop_channel(self, label: str, reason: str) -> None:
@@ -373,6 +428,8 @@ class SignalStoreWriter:
             self._file.attrs["dropped_channels"] = json.dumps(self.dropped, ensure_ascii=False)
         if self.notes:
             self._file.attrs["notes"] = json.dumps(self.notes, ensure_ascii=False)
+        if self.quality is not None:
+            self.quality.write(self._file)
         return self._output.commit(self.path)
 
     def abort(self) -> None:
@@ -390,10 +447,8 @@ class SignalStoreWriter:
 
 
 def iter_stores(paths: list[Path]) -> Iterator[Path]:
-    """Expand files and folders into ``.h5``/``.hdf5`` files (folders recursively, sorted)."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in (".h5", ".hdf5") and p.is_file())
-        else:
-            yield path
+    """Expand files, folders and glob patterns into ``.h5``/``.hdf5`` files
+    (:func:`sleepfm.read.discover.find_stores`: folders recursively, sorted)."""
+    from sleepfm.read.discover import find_stores
+
+    yield from find_stores(paths)

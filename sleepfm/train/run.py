@@ -75,9 +75,28 @@ def run_training(config: WorkflowConfig, *, resume: bool = False, console: Conso
         dist.barrier()
         seed_everything(config.trainer.seed + dist.rank())  # type: ignore[attr-defined]  # distinct dropout per rank
         trainer = Trainer(built.task, config, run, device, resume=resume, console=console, on_step=on_step)
-        return trainer.fit()
+        summary = trainer.fit()
+        if dist.is_main() and config.workflow in ("finetune-staging", "finetune-diagnosis"):
+            _write_reference(run, built.splits.get("train", []), config.workflow)
+        return summary
     finally:
         dist.shutdown()
+
+
+def _write_reference(run: Path, train: list[Path], workflow: str) -> None:
+    """Reference statistics of the training nights' embeddings beside the fine-tuned head (its best/
+    and final/ folders), for the foreign-data warning of ``stage``, ``risk`` and ``run``."""
+    from sleepfm.errors import SleepfmError
+    from sleepfm.quality.reference import Reference
+
+    try:
+        reference = Reference.build(train, source=f"sleepfm {workflow}: its training nights")
+    except SleepfmError as exc:
+        log.warning("no reference statistics written: %s", exc)
+        return
+    for folder in (run / "best", run / "final"):
+        if (folder / "config.json").is_file():
+            reference.save(folder)
 
 
 def _flatten_source(config: WorkflowConfig) -> dict[str, Any]:

@@ -12,11 +12,13 @@ does), so a memory bomb fails fast inside its own process instead of taking the 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import resource
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,26 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def run_inprocess(args: Sequence[str | os.PathLike[str]]) -> Outcome:
+    """``sleepfm ARGS`` in this process (fast; no ceilings): stdout, stderr and every warning captured
+    as a user's terminal would show them. For cases that cannot exhaust memory or time."""
+    from sleepfm.cli.app import main
+
+    argv = tuple(str(a) for a in args)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    start = time.monotonic()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _show_on_stderr  # not pytest's recorder: what a terminal would show
+        code = main(list(argv))
+    return Outcome(argv, code, stdout.getvalue(), stderr.getvalue(), time.monotonic() - start)
+
+
+def _show_on_stderr(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: object = None, line: str | None = None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def leftovers(folders: Iterable[Path]) -> list[Path]:
     """Temporary or partial files under ``folders`` (hidden work folders included)."""
     found = []
@@ -119,10 +141,49 @@ def assert_clean_failure(outcome: Outcome, *, contains: str | Sequence[str] = ()
         assert outcome.code == code, outcome.describe()
     lines = outcome.error_lines
     assert len(lines) == 1, outcome.describe()
+    assert "report it" not in lines[0], outcome.describe()  # "unexpected …": not a clean failure
     for text in [contains] if isinstance(contains, str) else contains:
         assert text in lines[0], outcome.describe()
     assert_quiet(outcome)
     assert not leftovers(outputs), (leftovers(outputs), outcome.describe())
+
+
+def assert_partial_failure(outcome: Outcome, *, failed: Sequence[str], completed: Iterable[Path] = (),
+                           outputs: Iterable[Path] = ()) -> None:
+    """A batch where only ``failed`` (file names) went wrong: a non-zero exit, each of them named on
+    exactly one ``error:`` line, any other error line a count summary, the ``completed`` outputs
+    written and finite, nothing temporary left."""
+    assert outcome.code != 0, outcome.describe()
+    lines = outcome.error_lines
+    for name in failed:
+        assert sum(name in line for line in lines) == 1, (name, outcome.describe())
+    for line in lines:
+        assert any(name in line for name in failed) or " of " in line, outcome.describe()
+    assert "report it" not in outcome.stderr, outcome.describe()
+    assert_quiet(outcome)
+    for path in completed:
+        assert_finite(Path(path))
+    assert not leftovers(outputs), (leftovers(outputs), outcome.describe())
+
+
+def assert_finite(path: Path) -> None:
+    """``path`` exists, and every number in it (HDF5 datasets, CSV columns) is finite."""
+    import numpy as np
+
+    assert path.is_file(), f"{path} was not written"
+    if path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            def check(name: str, item: object) -> None:
+                if isinstance(item, h5py.Dataset) and item.dtype.kind == "f":
+                    assert np.isfinite(item[()]).all(), f"{path}:{name} holds NaN or inf"
+            handle.visititems(check)
+    elif path.suffix == ".csv":
+        import pandas as pd
+
+        numbers = pd.read_csv(path).select_dtypes("number").to_numpy(dtype=float)
+        assert np.isfinite(numbers).all(), f"{path} holds NaN or inf"
 
 
 def assert_success(outcome: Outcome, *, outputs: Iterable[Path] = ()) -> None:
@@ -130,6 +191,33 @@ def assert_success(outcome: Outcome, *, outputs: Iterable[Path] = ()) -> None:
     assert outcome.code == 0 and not outcome.error_lines, outcome.describe()
     assert_quiet(outcome)
     assert not leftovers(outputs), (leftovers(outputs), outcome.describe())
+
+
+def assert_contract(outcome: Outcome, *, outputs: Iterable[Path] = ()) -> None:
+    """Either contract: success with finite outputs under ``outputs``, or one clean failure line."""
+    if outcome.code == 0:
+        assert_success(outcome, outputs=outputs)
+        for folder in outputs:
+            for path in Path(folder).rglob("*"):
+                if path.suffix in (".h5", ".hdf5") or path.name.endswith("epochs.csv"):
+                    assert_finite(path)
+    else:
+        assert_clean_failure(outcome, outputs=outputs)
+
+
+@contextlib.contextmanager
+def memory_ceiling(extra_mb: int = 2048) -> Iterator[None]:
+    """Limit this process's address space to what it maps now plus ``extra_mb`` for the block,
+    so that an in-process case that tries to allocate without bound fails with MemoryError."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    mapped = int(next(line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                      if line.startswith("VmSize:"))) * 1024
+    limit = mapped + extra_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def assert_quiet(outcome: Outcome) -> None:

@@ -97,14 +97,21 @@ def channel_map_path() -> Path:
     return Path(str(resources.files("sleepfm_cohort_shhs") / "channels.json"))
 
 
-def _newest(root: Path, pattern: re.Pattern[str]) -> Path | None:
-    # NSRR names tables by release (shhs1-dataset-0.21.0.csv); the highest version wins.
-    found = [p for p in walk(root) if pattern.match(p.name)]
+def _newest(root: Path, table: str) -> Path | None:
+    """``<table>-dataset-<version>.csv`` with the highest version, else ``<table>-dataset.csv``.
 
-    def version(path: Path) -> tuple[int, ...]:
-        return tuple(int(x) for x in re.findall(r"\d+", path.stem.split("dataset-")[-1]))
+    NSRR names tables by release (shhs1-dataset-0.21.0.csv); copies renamed without the
+    version are found too, and rank below any versioned one.
+    """
+    pattern = re.compile(rf"^{re.escape(table)}-dataset(?:-(?P<version>\d+(?:\.\d+)*))?\.csv$", re.I)
+    found = [(p, pattern.match(p.name)) for p in walk(root)]
 
-    return max(found, key=version) if found else None
+    def version(item: tuple[Path, re.Match[str]]) -> tuple[int, ...]:
+        text = item[1]["version"]
+        return tuple(int(x) for x in text.split(".")) if text else ()
+
+    matches = [(p, m) for p, m in found if m is not None]
+    return max(matches, key=version)[0] if matches else None
 
 
 class ShhsCohort(Cohort):
@@ -145,8 +152,7 @@ class ShhsCohort(Cohort):
     def demographics(self, root: Path) -> pd.DataFrame | None:
         paths = self.config.demographics
         if paths is None:
-            paths = [p for p in (_newest(Path(root), re.compile(rf"^{v}-dataset-[\d.]+\.csv$", re.I))
-                                 for v in ("shhs1", "shhs2")) if p is not None]
+            paths = [p for p in (_newest(Path(root), visit) for visit in ("shhs1", "shhs2")) if p is not None]
         if not paths:
             return None
         return pd.concat([self._visit_demographics(Path(p)) for p in paths], ignore_index=True)
@@ -162,8 +168,7 @@ class ShhsCohort(Cohort):
         return demographics_frame(ids, numbers(frame, age_column, path), sexes, path)
 
     def outcomes(self, root: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-        path = self.config.outcomes_table or _newest(
-            Path(root), re.compile(r"^shhs-cvd-summary-dataset-[\d.]+\.csv$", re.I))
+        path = self.config.outcomes_table or _newest(Path(root), "shhs-cvd-summary")
         if path is None:
             return None
         specs = self.config.outcomes

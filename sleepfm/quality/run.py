@@ -1,0 +1,249 @@
+"""``sleepfm qc``: recordings or signal stores → per study a flag table, a summary and a heat map,
+and ``qc_summary.csv`` over the cohort.
+
+Per study ``<stem>``, in the output folder:
+
+``<stem>.qc.csv``
+    one row per checked channel × 30-s epoch with a 0/1 column per check (:func:`epoch_table`);
+``<stem>.qc.json``
+    per channel its modality and the fraction of epochs each check flagged, per modality the
+    fraction of epochs it is usable in, the verdict and its reasons in words;
+``<stem>.qc.png``
+    the channel × time heat map, with the scored hypnogram above when one is given.
+
+``qc_summary.csv`` lists every study, ranked: usable first, then degraded, then unusable, and
+within a verdict by the mean usable fraction of its modalities; failed inputs come last with
+their error. EDF/BDF inputs are converted into a temporary store first (the checks then run in
+the same pass as the conversion); a store's kept flags are reused when they were computed with
+the same checks and thresholds by this version of sleepfm, else the store is read once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sleepfm.config.base import atomic_write_text, save_resolved_config
+from sleepfm.config.quality import QcConfig
+from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.quality.assess import CheckSet, assess_store
+from sleepfm.quality.flags import QualityFlags
+from sleepfm.quality.summary import VERDICTS, StudyQuality, epoch_table, judge
+from sleepfm.store.signal_store import SignalStore
+
+Notify = Callable[[str], None]
+SUMMARY = "qc_summary.csv"
+STORE_SUFFIXES = (".h5", ".hdf5")
+
+
+@dataclass
+class QcResult:
+    """One input's outcome."""
+
+    source: Path
+    stem: str
+    quality: StudyQuality | None = None
+    outputs: list[Path] | None = None
+    error: str | None = None
+
+
+def open_store(path: Path, config: QcConfig) -> SignalStore:
+    """A signal store with modalities: stored ones, or the configured mapper's for published files."""
+    store = SignalStore(path)
+    if store.published or config.channel_map is not None:
+        store.close()
+        from sleepfm.preprocessing.convert import ConvertOptions
+
+        mapper = ConvertOptions(channel_mapper=config.channel_mapper, channel_map=config.channel_map).mapper()
+        store = SignalStore(path, mapper=mapper)
+    return store
+
+
+def discover(inputs: list[Path]) -> list[Path]:
+    """Recordings and stores: files as given, folders searched recursively."""
+    from sleepfm.read import signal_extensions
+
+    known = (*signal_extensions(), *STORE_SUFFIXES)
+    found: dict[Path, None] = {}
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                if candidate.is_file() and candidate.suffix.lower() in known and not candidate.name.startswith("."):
+                    found[candidate] = None
+        elif path.exists():
+            found[path] = None
+        else:
+            raise InputError("input not found", where=path, fix="check the path; folders are searched recursively")
+    if not found:
+        raise InputError("no recordings or signal stores found", where=", ".join(map(str, inputs)))
+    return list(found)
+
+
+def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
+    """Check every input (module docstring); a failing input is reported, the others go on."""
+    if not config.inputs:
+        raise UsageError("no inputs", fix="sleepfm qc RECORDING_OR_STORE... --out DIR")
+    if config.out is None:
+        raise UsageError("no output folder", fix="pass --out DIR")
+    sources = discover(list(config.inputs))
+    stems: dict[str, Path] = {}
+    for source in sources:
+        if source.stem in stems:
+            raise UsageError(f"{stems[source.stem]} and {source} would write the same outputs ({source.stem}.qc.*)",
+                             fix="check them into different --out folders")
+        stems[source.stem] = source
+    scored = _hypnograms(config, sources)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_resolved_config(config, out)
+    checks = CheckSet.from_config(config.quality)
+    results = []
+    work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
+    try:
+        for source in sources:
+            result = QcResult(source, source.stem)
+            try:
+                result.quality, result.outputs = _one(source, config, checks, work, scored.get(source))
+            except SleepfmError as exc:
+                result.error = str(exc)
+            except (OSError, ValueError, KeyError) as exc:
+                result.error = f"{source}: unexpected {type(exc).__name__}: {exc} — rerun with --debug and report it"
+            results.append(result)
+            if notify is not None:
+                notify(_line(result))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_summary(out / SUMMARY, results)
+    return results
+
+
+def _line(result: QcResult) -> str:
+    if result.quality is None:
+        return f"error: {result.error}"
+    quality = result.quality
+    if not quality.reasons:
+        return f"{result.stem}: {quality.verdict}"
+    more = f" (+{len(quality.reasons) - 1} more)" if len(quality.reasons) > 1 else ""
+    return f"{result.stem}: {quality.verdict}: {quality.reasons[0]}{more}"
+
+
+def _hypnograms(config: QcConfig, sources: list[Path]) -> dict[Path, Any]:
+    if not config.hypnograms:
+        return {}
+    from sleepfm.labels import read_hypnogram
+
+    if len(config.hypnograms) != len(sources):
+        raise UsageError(f"{len(config.hypnograms)} --hypnogram for {len(sources)} inputs",
+                         fix="give one --hypnogram per input, in the same order")
+    return {source: read_hypnogram(path, fmt=config.hypnogram_format)
+            for source, path in zip(sources, config.hypnograms, strict=True)}
+
+
+def _one(source: Path, config: QcConfig, checks: CheckSet, work: Path,
+         scored: Any) -> tuple[StudyQuality, list[Path]]:
+    store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, config, work)
+    try:
+        with open_store(store_path, config) as store:
+            # Flags kept by preprocess with these very checks and thresholds are reused: the same
+            # computation on the same stored samples. Any other store is checked now, in one read.
+            flags = store.quality_flags() if config.channel_map is None else None
+            wanted = [c.name for c in store.channels if checks.wants(c)]
+            if flags is None or not flags.made_with(checks.config) or set(wanted) != set(flags.channels):
+                flags = assess_store(store, checks)
+            channels, start, duration = list(store.channels), store.start_time, store.duration
+    finally:
+        if store_path != source:
+            store_path.unlink(missing_ok=True)
+    return write_study(Path(config.out or "."), source, flags, channels, config, start, duration, scored)
+
+
+def _convert(source: Path, config: QcConfig, work: Path) -> Path:
+    from sleepfm.preprocessing.convert import ConvertOptions, convert_file
+
+    target = work / f"{source.stem}.h5"
+    options = ConvertOptions(threads=config.workers, reader=config.reader, channel_mapper=config.channel_mapper,
+                             channel_map=config.channel_map, quality=config.quality)
+    result = convert_file(source, target, options)
+    if result.status != "done":
+        raise InputError(result.error.removeprefix(f"{source}: "), where=source)
+    return target
+
+
+def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, config: QcConfig, start: str,
+                duration: float, scored: Any = None) -> tuple[StudyQuality, list[Path]]:
+    """Judge one study and write its three files."""
+    from sleepfm.report.hypnogram_plot import write_png
+
+    quality = judge(flags, channels, config.quality)
+    stem = source.stem
+    table = epoch_table(flags, channels, start)
+    written = [out / f"{stem}.qc.csv", out / f"{stem}.qc.json"]
+    atomic_write_text(written[0], table.to_csv(index=False))
+    meanings = {name: _meaning(name) for name in flags.checks}
+    document = {"file": str(source), "duration_s": round(duration, 3), "start_time": start or None,
+                **quality.as_dict(), "checks": meanings, "config": config.quality.model_dump(mode="json")}
+    atomic_write_text(written[1], json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if config.plot:
+        from sleepfm.quality.heatmap import render_heatmap
+
+        start_time = _parse_time(start)
+        aligned = None
+        if scored is not None:
+            from sleepfm.clinical.night import align_scored
+
+            aligned = align_scored(scored, start_time, duration)
+        png = render_heatmap(flags, channels, quality, title=source.name, start_time=start_time, scored=aligned)
+        written.append(write_png(png, out / f"{stem}.qc.png"))
+    return quality, written
+
+
+def _meaning(check: str) -> str:
+    """What a flag of ``check`` means (its ``meaning``, else its registered description)."""
+    from sleepfm import registry
+
+    try:
+        entry = registry.entry("quality_checks", check)
+    except SleepfmError:
+        return ""
+    return getattr(entry.load(), "meaning", "") or entry.description
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def write_summary(path: Path, results: list[QcResult]) -> Path:
+    """``qc_summary.csv``: studies ranked by verdict (module docstring)."""
+    rows = []
+    for result in results:
+        row: dict[str, Any] = {"study": result.stem, "file": str(result.source)}
+        if result.quality is not None:
+            quality = result.quality
+            row.update({"verdict": quality.verdict, "usable_fraction": round(quality.usable_fraction, 4),
+                        **{f"{m}_usable": v["usable_fraction"] if v["channels"] else None
+                           for m, v in quality.modalities.items()},
+                        "reasons": "; ".join(quality.reasons), "error": ""})
+        else:
+            row.update({"verdict": "failed", "usable_fraction": None, "reasons": "", "error": result.error})
+        rows.append(row)
+    order = {v: i for i, v in enumerate((*VERDICTS, "failed"))}
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["_order"] = frame["verdict"].map(order)
+        frame = frame.sort_values(["_order", "usable_fraction", "study"], ascending=[True, False, True],
+                                  na_position="last").drop(columns="_order")
+        frame.insert(0, "rank", range(1, len(frame) + 1))
+    atomic_write_text(path, frame.to_csv(index=False))
+    return path
