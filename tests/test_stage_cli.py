@@ -96,6 +96,7 @@ def test_known_model_output_gives_the_hand_computed_night(shared: Path, night, t
     assert recording.stages == [("W", "N1", "N2", "N3", "REM")[s] for s in NIGHT]
     assert recording.hypnogram.n_epochs == 20 and list(recording.probabilities["stage"]) == recording.stages
     assert sorted(p.name for p in out.iterdir()) == ["night.hypnogram.csv", "night.stats.json"]
+    assert recording.warnings == []  # a clean night: nothing a user needs to hear
     # Without an output folder nothing is written at all.
     (alone,) = sleepfm.stage(edf, shared / COMPAT, options=StageOptions(plot=False))
     assert alone.files == [] and alone.stages == recording.stages

@@ -50,6 +50,8 @@ class _Outcome:
     files: list[Path] = field(default_factory=list)
     failed_step: str | None = None
     error: str | None = None
+    #: What the command line would have shown as warnings (signal quality, data unlike the model's).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +121,8 @@ def stage(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)
     done = stage_recordings([Path(p) for p in items], Path(checkpoints), Path(out) if out is not None else None,
                             **_with_workers(options, workers))
-    return [StagedRecording(r.key, r.source, r.result.files, night=r.result.night, statistics=r.result.statistics)
+    return [StagedRecording(r.key, r.source, r.result.files, warnings=r.result.warnings, night=r.result.night,
+                            statistics=r.result.statistics)
             if r.ok else StagedRecording(r.key, r.source, failed_step=r.failed_step, error=r.error) for r in done]
 
 
@@ -133,5 +136,6 @@ def risk(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path,
     done = risk_recordings([Path(p) for p in items], Path(checkpoints), Path(out) if out is not None else None,
                            age=check_age(age, option="age"), sex=check_sex(sex, option="sex"),
                            **_with_workers(options, workers))
-    return [RiskRecording(r.key, r.source, r.result.files, table=r.result.table, provenance=r.result.provenance)
+    return [RiskRecording(r.key, r.source, r.result.files, warnings=r.result.warnings, table=r.result.table,
+                          provenance=r.result.provenance)
             if r.ok else RiskRecording(r.key, r.source, failed_step=r.failed_step, error=r.error) for r in done]

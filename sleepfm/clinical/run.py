@@ -37,11 +37,12 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from sleepfm.config.base import atomic_write_text, resolved_config_name, save_resolved_config
+from sleepfm.config.base import resolved_config_name, save_resolved_config
 from sleepfm.config.executor import select_shard
 from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import make_mapping
 
@@ -106,7 +107,7 @@ def _check_state(out: Path, state: dict[str, Any], overwrite: bool, say: Notify)
         say(f"warning: {', '.join(changed)} changed since the stores in {out} were made; finished studies are "
             "reused as they are — add --set overwrite=true to redo them")
         return
-    atomic_write_text(path, json.dumps(state, indent=2) + "\n")
+    write_json(path, state)
 
 
 class _Risk:

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.config.executor import parse_shard, shard_suffix
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort
+from sleepfm.json_output import write_json
 from sleepfm.labels.tables import read_label_mapping
 
 from .prepare import Notify
@@ -39,7 +39,7 @@ LISTING = "run-studies"
 
 def write_record(out: Path, record: StudyRecord, log_hazards: dict[str, float] | None) -> Path:
     path = out / RECORDS / f"{record.id}.json"
-    atomic_write_text(path, json.dumps({"record": asdict(record), "log_hazards": log_hazards}, default=str) + "\n")
+    write_json(path, {"record": asdict(record), "log_hazards": log_hazards}, indent=None)
     return path
 
 
@@ -57,7 +57,7 @@ def read_record(out: Path, study: str) -> tuple[StudyRecord, dict[str, float] | 
 
 def write_listing(out: Path, shard: str | None, studies: list[str], run: dict[str, Any]) -> Path:
     path = out / f"{LISTING}{shard_suffix(shard)}.json"
-    atomic_write_text(path, json.dumps({"shard": shard, "studies": studies, "run": run}, indent=1) + "\n")
+    write_json(path, {"shard": shard, "studies": studies, "run": run}, indent=1)
     return path
 
 

@@ -16,7 +16,6 @@ use, then beside the base model.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
 
 REFERENCE_NAME = "reference_statistics.json"
@@ -112,9 +111,8 @@ class Reference:
         path = Path(path)
         if path.is_dir():
             path = path / REFERENCE_NAME
-        atomic_write_text(path, json.dumps({"format": FORMAT, "format_version": 1, "source": self.source,
-                                            "created": self.created, "nights": self.nights,
-                                            "modalities": self.modalities}, indent=1) + "\n")
+        write_json(path, {"format": FORMAT, "format_version": 1, "source": self.source, "created": self.created,
+                          "nights": self.nights, "modalities": self.modalities}, indent=1)
         return path
 
     @classmethod
