@@ -75,6 +75,35 @@ class CheckpointError(SleepfmError):
     """A checkpoint cannot be loaded (wrong format, mismatched keys, unsafe pickle)."""
 
 
+class DiskFullError(InputError):
+    """Writing an output failed because its file system is full."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(f"no space left on device: {path}",
+                         fix="free some space there, or write the outputs elsewhere (--out)")
+
+
+def disk_full(exc: BaseException, where: str | Path | None = None) -> DiskFullError | None:
+    """``exc`` as a :class:`DiskFullError` when it is the file system being full, else ``None``.
+
+    HDF5 reports a full disk as an ``OSError`` whose message holds ``errno = 28``; Python's own
+    file operations set ``errno`` (and ``filename``).
+    """
+    import errno
+    import re
+
+    if isinstance(exc, DiskFullError):
+        return exc
+    if not isinstance(exc, OSError):
+        return None
+    text = str(exc)
+    if exc.errno != errno.ENOSPC and "errno = 28" not in text and "No space left on device" not in text:
+        return None
+    named = re.search(r"filename = '([^']+)'", text)
+    path = exc.filename or (named[1] if named else None) or where or "the output folder"
+    return DiskFullError(Path(path).parent if str(path).endswith(".tmp") else path)
+
+
 class SleepfmWarning(UserWarning):
     """A problem that does not stop the work; the command line prints it as one ``warning:`` line."""
 

@@ -22,6 +22,7 @@ def test_demo_runs_end_to_end_and_reports_the_figures(tmp_path) -> None:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Held-out synthetic nights" in result.stdout
+    assert f"report → {out / 'report.json'}" in result.stdout  # the run ends by saying where its outputs are
 
     report = json.loads((out / "report.json").read_text())
     test = SIZES["test"]

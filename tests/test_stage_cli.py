@@ -90,6 +90,16 @@ def test_known_model_output_gives_the_hand_computed_night(shared: Path, night, t
     _matches(stats["predicted"], EXPECTED)
     assert stats["agreement"]["accuracy"] == 1.0 and stats["agreement"]["kappa"] == 1.0
     assert not (out / "night.png").exists()
+    # The call returns the night itself; its files are where the caller asked, and nothing else stays.
+    assert recording.files == [out / "night.hypnogram.csv", out / "night.stats.json"]
+    assert recording.statistics["predicted"] == stats["predicted"]
+    assert recording.stages == [("W", "N1", "N2", "N3", "REM")[s] for s in NIGHT]
+    assert recording.hypnogram.n_epochs == 20 and list(recording.probabilities["stage"]) == recording.stages
+    assert sorted(p.name for p in out.iterdir()) == ["night.hypnogram.csv", "night.stats.json"]
+    assert recording.warnings == []  # a clean night: nothing a user needs to hear
+    # Without an output folder nothing is written at all.
+    (alone,) = sleepfm.stage(edf, shared / COMPAT, options=StageOptions(plot=False))
+    assert alone.files == [] and alone.stages == recording.stages
 
 
 def test_bad_input_is_one_line_before_any_work(shared: Path, tmp_path: Path, capsys) -> None:

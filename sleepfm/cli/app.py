@@ -139,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = typer.main.get_command(app)
             _plain_type_names(command)
             result = command.main(args=args, prog_name="sleepfm", standalone_mode=False)
+        if result == 130:  # typer turns Ctrl-C into a silent exit code 130 (its Exit(130))
+            error_line("interrupted")
         return result if isinstance(result, int) else 0
     except _EXITS as exc:
         return exc.exit_code

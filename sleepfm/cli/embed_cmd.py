@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.cli import options as opt
 from sleepfm.cli.console import err, error_line, out, warning_line
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
 
 def embed_command(
@@ -48,6 +49,15 @@ def embed_command(
         typer.Option("--quality", help="mask: leave channels out of the 5-min chunks where quality checks flag "
                      "them; off: feed every channel (default mask; docs/quality.md).", show_default=False),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Studies at once: worker processes (default 1: this process, "
+                     "on every core).", show_default=False),
+    ] = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -61,17 +71,21 @@ def embed_command(
     cli = {
         "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,
         "channel_map": channel_map, "batch_size": batch_size, "device": device, "precision": precision,
-        "layout": layout, "partial_chunk": partial_chunk, "quality": {"mode": quality},
+        "layout": layout, "partial_chunk": partial_chunk, "workers": workers, "quality": {"mode": quality},
+        **executor_cli(executor, scheduler, shard),
     }
     resolved = load_config(config, workflow="embed", cli=cli, overrides=overrides or [])
     assert isinstance(resolved, EmbedConfig)
     if resolved.out is None:
         raise UsageError("no output folder", fix="pass --out DIR")
+    from sleepfm.cli.progress import study_progress
+
     started = time.perf_counter()
     done, failed, chunks, hours = 0, [], 0, 0.0
-    with checkpoint_errors():
-        for outcome in run_embed(resolved, notify=warning_line,
+    with checkpoint_errors(), study_progress("embed", quiet=quiet) as progress:
+        for outcome in run_embed(resolved, notify=warning_line, on_start=progress.start,
                                  inform=lambda line: err.print(line, highlight=False, markup=False)):
+            progress.advance(outcome.path.name if isinstance(outcome, StudyFailure) else outcome.plan.path.name)
             if isinstance(outcome, StudyFailure):
                 failed.append(outcome)
                 continue
@@ -88,7 +102,8 @@ def embed_command(
                       f"{', '.join(str(p) for p in outcome.outputs)}", highlight=False)
     if done:
         out.print(f"embedded {done} {'study' if done == 1 else 'studies'} ({chunks} five-minute chunks, "
-                  f"{hours:.1f} h of recording) in {time.perf_counter() - started:.1f} s", highlight=False)
+                  f"{hours:.1f} h of recording) in {time.perf_counter() - started:.1f} s → {resolved.out}",
+                  highlight=False)
     if failed:
         if len(failed) == 1 and not done:
             raise failed[0].error

@@ -3,14 +3,13 @@ statistics, plot)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import UsageError
+from sleepfm.json_output import write_json
 
 _STAGE_HELP = "Stage for {what} epochs: W, N1, N2, N3, REM or UNS (left out of metrics)."
 
@@ -91,7 +90,7 @@ def hypnogram_command(
 
         write_events_csv(hypnogram, events)
     if stats is not None:
-        atomic_write_text(stats, json.dumps(statistics, indent=2) + "\n")
+        write_json(stats, statistics)
     if plot is not None and png is not None:
         from sleepfm.report.hypnogram_plot import write_png
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli import options as opt
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 from sleepfm.config import load_config
 
 
@@ -22,12 +23,9 @@ def preprocess_command(
     workers: Annotated[int | None, typer.Option("--workers", "-j", min=1,
                                                 help="CPU cores: processes across studies, threads within one.",
                                                 show_default=False)] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="local (process pool) or dask.",
-                                                 show_default=False)] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running dask scheduler.",
-                                                  show_default=False)] = None,
-    shard: Annotated[str | None, typer.Option("--shard", help="I/N: only the I-th (0-based) of N shards.",
-                                              show_default=False)] = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
     channel_map: Annotated[Path | None, typer.Option("--channel-map",
                                                      help="JSON of the published channel_groups.json shape.",
                                                      show_default=False)] = None,
@@ -35,6 +33,7 @@ def preprocess_command(
     scale: Annotated[str | None, typer.Option(
         "--scale", help="published (default: parity with the released weights) or robust (artifacts cannot set "
         "a channel's scale; docs/quality.md).", show_default=False)] = None,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -47,41 +46,24 @@ def preprocess_command(
         "inputs": [str(p) for p in inputs] if inputs else None,
         "out": str(out) if out is not None else None,
         "workers": workers,
-        "executor": executor,
-        "scheduler": scheduler,
-        "shard": shard,
+        **executor_cli(executor, scheduler, shard),
         "channel_map": str(channel_map) if channel_map is not None else None,
         "overwrite": True if overwrite else None,
         "scale": scale,
     }
     resolved = load_config(config, workflow="preprocess", cli=cli, overrides=overrides or [])
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("[bold]preprocess"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
-                        console=err, transient=True)
-    task = progress.add_task("", total=None)
-
-    def started(total: int) -> None:
-        progress.update(task, total=total)
+    from sleepfm.cli.progress import study_progress
 
     def arrived(result) -> None:  # type: ignore[no-untyped-def]
         name = Path(result.file).name
-        progress.update(task, advance=1, description=name)
+        progress.advance(name)
         if result.status == "done":  # a skipped study's warnings were shown when it was converted
             for warning in result.warnings:
                 warning_line(f"{name}: {warning}")
 
-    with progress:
-        report = run_batch(resolved, on_result=arrived, on_start=started)  # type: ignore[arg-type]
+    with study_progress("preprocess", quiet=quiet) as progress:
+        report = run_batch(resolved, on_result=arrived, on_start=progress.start)  # type: ignore[arg-type]
 
     done, skipped, failed = report.count("done"), report.count("skipped"), len(report.failures)
     ignored = report.count("ignored")

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli import options as opt
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 
 PathArg = Annotated[list[Path], typer.Argument(
     help="EDF/BDF recordings, folders (searched recursively) or glob patterns.", show_default=False)]
@@ -25,35 +26,60 @@ Formats = Annotated[list[str] | None, typer.Option(
 Work = Annotated[Path | None, typer.Option(
     "--work", help="Keep the signal and embedding stores here (a rerun reuses them); default: a temporary folder.",
     show_default=False)]
+Workers = Annotated[int | None, typer.Option(
+    "--workers", "-j", min=1, help="Recordings preprocessed at once, while this process embeds (dask: workers of "
+    "the LocalCluster).", show_default=False)]
 
 
-def _progress(message: str) -> None:
+def _notify(quiet: bool):  # type: ignore[no-untyped-def]
+    """Where a command's messages go: warnings always, the step summaries unless ``--quiet``."""
     from sleepfm.cli.console import err, warning_line
 
-    if message.startswith("warning: "):
-        warning_line(message.removeprefix("warning: "))
-    else:
-        err.print(message, highlight=False, markup=False)
+    def say(message: str) -> None:
+        if message.startswith("warning: "):
+            warning_line(message.removeprefix("warning: "))
+        elif not quiet:
+            err.print(message, highlight=False, markup=False)
+
+    return say
 
 
-def _settings(device: str, channel_map: Path | None):  # type: ignore[no-untyped-def]
+def _settings(device: str, channel_map: Path | None, workers: int | None):  # type: ignore[no-untyped-def]
     from sleepfm.clinical.prepare import PrepareSettings
     from sleepfm.errors import UsageError
 
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"invalid value for --device: allowed values are auto, cpu and cuda, but got {device!r}")
-    return PrepareSettings(device=device, channel_map=channel_map)
+    return PrepareSettings(device=device, channel_map=channel_map, workers=workers or 1)
 
 
-def _finish(recordings: Sequence, outputs: str) -> None:  # type: ignore[type-arg]
-    from sleepfm.cli.console import error_line, out
+def _execution(executor: str | None, scheduler: str | None, shard: str | None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from sleepfm.config.base import format_validation_error
+    from sleepfm.config.executor import ExecutorOptions
+    from sleepfm.errors import UsageError
+
+    given = {k: v for k, v in executor_cli(executor, scheduler, shard).items() if v is not None}
+    try:
+        return ExecutorOptions(**given)
+    except ValidationError as exc:
+        raise UsageError(f"invalid {format_validation_error(exc)[0].replace('executor:', '--executor:')}") from None
+
+
+def _finish(recordings: Sequence, outputs: str, verb: str, out: Path) -> None:  # type: ignore[type-arg]
+    from sleepfm.cli.console import error_line
+    from sleepfm.cli.console import out as stdout
 
     for recording in recordings:
         if recording.ok:
-            out.print(f"[green]✓[/] {recording.source} → {outputs.format(stem=recording.key)}", highlight=False)
+            stdout.print(f"[green]✓[/] {recording.source} → {outputs.format(stem=recording.key)}", highlight=False)
         else:
             error_line(f"{recording.source}: {recording.failed_step} failed: {recording.error}")
-    if any(not r.ok for r in recordings):
+    done = sum(r.ok for r in recordings)
+    stdout.print(f"{done} of {len(recordings)} recording{'s' * (len(recordings) != 1)} {verb} → {out}",
+                 highlight=False)
+    if done < len(recordings):
         raise typer.Exit(1)
 
 
@@ -85,8 +111,14 @@ def stage_command(
     device: Device = "auto",
     channel_map: ChannelMap = None,
     work: Work = None,
+    workers: Workers = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    quiet: opt.QuietOption = False,
 ) -> None:
     """Stage recordings: per recording a 30-s hypnogram (CSV or --format), a figure and sleep statistics."""
+    from sleepfm.cli.progress import study_progress
     from sleepfm.clinical.night import DEFAULT_FORMATS
     from sleepfm.clinical.stage import StageOptions, stage_recordings
     from sleepfm.labels.export import parse_formats, writer
@@ -94,14 +126,18 @@ def stage_command(
 
     mapping = make_mapping(unscored=unscored, movement=movement)
     chosen = tuple(parse_formats(formats)) or DEFAULT_FORMATS
-    done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
-                            hypnogram_format=hypnogram_format, mapping=mapping,
-                            options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
-                            settings=_settings(device, channel_map), work=work, staging_head=staging_head,
-                            notify=_progress, pair=pair, accept_other_night=accept_other_night)
+    with study_progress("stage", quiet=quiet) as progress:
+        done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
+                                hypnogram_format=hypnogram_format, mapping=mapping,
+                                options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
+                                settings=_settings(device, channel_map, workers), work=work,
+                                staging_head=staging_head, execution=_execution(executor, scheduler, shard),
+                                notify=_notify(quiet), on_start=progress.start,
+                                on_done=lambda r: progress.advance(r.source.name), pair=pair,
+                                accept_other_night=accept_other_night)
     suffixes = [writer(name).suffix for name in chosen]
     _finish(done, str(out / ("{stem}" + suffixes[0])) + "".join(f", {s}" for s in suffixes[1:])
-            + (", .png" if plot else "") + ", .stats.json")
+            + (", .png" if plot else "") + ", .stats.json", "staged", out)
 
 
 def risk_command(
@@ -123,6 +159,11 @@ def risk_command(
     device: Device = "auto",
     channel_map: ChannelMap = None,
     work: Work = None,
+    workers: Workers = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    quiet: opt.QuietOption = False,
 ) -> None:
     """Disease risk: per recording the log-hazard of each phecode, highest first (docs/risk.md)."""
     from pydantic import ValidationError
@@ -137,13 +178,20 @@ def risk_command(
     except ValidationError as exc:
         raise UsageError(f"invalid age normalisation: {exc.errors()[0]['msg']}",
                          fix="--age-max must be greater than --age-min") from None
-    done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels, encoding=encoding,
-                           settings=_settings(device, channel_map), work=work, diagnosis_head=diagnosis_head,
-                           notify=_progress)
-    _finish(done, str(out / "{stem}.risk.csv") + ", .risk.json")
+    from sleepfm.cli.progress import study_progress
+
+    with study_progress("risk", quiet=quiet) as progress:
+        done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels,
+                               encoding=encoding, settings=_settings(device, channel_map, workers), work=work,
+                               diagnosis_head=diagnosis_head, execution=_execution(executor, scheduler, shard),
+                               notify=_notify(quiet), on_start=progress.start,
+                               on_done=lambda r: progress.advance(r.source.name))
+    _finish(done, str(out / "{stem}.risk.csv") + ", .risk.json", "with a risk table", out)
 
 
 def run_command(
+    folders: Annotated[list[Path] | None, typer.Argument(
+        help="With --merge: the output folders of the run's shards.", show_default=False)] = None,
     plugin: Annotated[str | None, typer.Option(
         "--plugin", "-p", help="Cohort adapter (`sleepfm plugins --kind cohorts`; default cohort-edf).",
         show_default=False)] = None,
@@ -151,36 +199,70 @@ def run_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.", show_default=False)] = None,
     checkpoints: Annotated[Path | None, typer.Option(
         "--checkpoints", help="Folder laid out like the release's checkpoints/.", show_default=False)] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Studies preprocessed at once.",
-                                                show_default=False)] = None,
+    workers: Workers = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo studies finished by an earlier run.")] = False,
     labels: Annotated[Path | None, typer.Option(
         "--labels", help="label_mapping.csv (label_idx,phecode,phenotype) = risk.labels; default: the checkpoints' "
         "own, else sleepfm's phecode table.", show_default=False)] = None,
     formats: Formats = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Build the cohort report from the FOLDERS of a sharded run (into --out, default the "
+        "first folder), computing nothing again.")] = False,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
     """Run a cohort end to end: discover, preprocess, embed, stage, evaluate, report (docs/run.md)."""
     from sleepfm.cli.console import error_line
     from sleepfm.cli.console import out as console
+    from sleepfm.cli.progress import study_progress
     from sleepfm.clinical.run import run_cohort
     from sleepfm.cohorts import load_cohort
     from sleepfm.config.run import resolve_run_config
+    from sleepfm.errors import UsageError
 
+    if merge or folders:
+        if not (merge and folders):
+            raise UsageError("folders are given only with --merge", fix="sleepfm run --merge SHARD_FOLDER...")
+        return _merge(folders, out, quiet)
     cli = {"cohort": {"name": plugin} if plugin else None, "data": data, "out": out, "checkpoints": checkpoints,
            "preprocess": {"workers": workers} if workers else None, "embed": {"device": device} if device else None,
            "overwrite": True if overwrite else None, "risk": {"labels": str(labels)} if labels else None,
+           **executor_cli(executor, scheduler, shard),
            "staging": {"formats": ",".join(formats)} if formats else None}
     resolved = resolve_run_config(config, cli=cli, overrides=overrides or [],
                                   cohort_defaults=lambda spec: load_cohort(spec.name, spec.params).default_config())
     cohort = load_cohort(resolved.cohort.name, resolved.cohort.params)
-    outcome = run_cohort(resolved, cohort=cohort, notify=_progress)
+    with study_progress("run", quiet=quiet) as progress:
+        outcome = run_cohort(resolved, cohort=cohort, notify=_notify(quiet), on_start=progress.start,
+                             on_done=lambda r: progress.advance(r.key))
     done = len(outcome.records) - len(outcome.failed)
-    console.print(f"{done} of {len(outcome.records)} studies completed → "
-                  f"{', '.join(str(p) for p in outcome.report)}", highlight=False)
+    if outcome.report:
+        where = ", ".join(str(p) for p in outcome.report)
+    else:
+        where = (f"{resolved.out} (shard {resolved.shard}; when every shard is done: sleepfm run --merge "
+                 f"{resolved.out})")
+    console.print(f"{done} of {len(outcome.records)} studies completed → {where}", highlight=False)
     for record in outcome.failed:
         error_line(f"{record.id}: {record.failed_step} failed: {record.error}")
     if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _merge(folders: list[Path], out: Path | None, quiet: bool) -> None:
+    from sleepfm.cli.console import error_line
+    from sleepfm.cli.console import out as console
+    from sleepfm.clinical.run_records import merge_runs
+
+    records, report = merge_runs(folders, out, notify=_notify(quiet))
+    failed = [r for r in records if r.status != "ok"]
+    console.print(f"{len(records) - len(failed)} of {len(records)} studies completed → "
+                  f"{', '.join(str(p) for p in report)}", highlight=False)
+    for record in failed:
+        error_line(f"{record.id}: {record.failed_step} failed: {record.error}")
+    if failed:
         raise typer.Exit(1)

@@ -34,11 +34,11 @@ from sleepfm.read.discover import Found, find_recordings, output_names
 from .prepare import Notify
 
 
-def recordings_and_names(paths: Sequence[Path], out: Path) -> tuple[Found, list[str]]:
+def recordings_and_names(paths: Sequence[Path], out: Path | None) -> tuple[Found, list[str]]:
     """The recordings among ``paths`` (and the annotation-only files set aside, for the caller to
     report or pair) and the distinct name of each recording's outputs; ``out`` must not be a file."""
     found = find_recordings([Path(p) for p in paths])
-    if Path(out).exists() and not Path(out).is_dir():
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
     return found, output_names(found.recordings)
 

@@ -13,6 +13,7 @@ Long nights
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,3 +175,15 @@ class RiskRunner(_Runner):
                 "hours_used": round(used * 5 / 3600, 3), "truncated": bool(used < real),
                 "max_tokens": self.max_length}
         return values, info
+
+
+@functools.lru_cache(maxsize=4)
+def staging_runner(path: Path, device: str) -> StagingRunner:
+    """The staging head at ``path``, loaded once per process (a worker reuses it for every study)."""
+    return StagingRunner(path, device)
+
+
+@functools.lru_cache(maxsize=4)
+def risk_runner(path: Path, device: str) -> RiskRunner:
+    """The diagnosis head at ``path``, loaded once per process."""
+    return RiskRunner(path, device)

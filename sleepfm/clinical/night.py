@@ -16,7 +16,6 @@ start, so its clock never shifts them; when it disagrees with the recording's, a
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.interfaces.hypnogram_writer import HypnogramExport
+from sleepfm.json_output import write_json
 from sleepfm.labels.csv_tables import PROBABILITY_COLUMNS, epoch_frame  # noqa: F401 - re-exported
 from sleepfm.labels.export import render_formats, write_files
 from sleepfm.labels.hypnogram import Hypnogram, Stage, fold_probabilities
@@ -147,7 +147,7 @@ class NightOutputs:
         if self.png is not None:
             written["plot"] = write_png(self.png, out / f"{stem}.png")
         written["statistics"] = out / f"{stem}.stats.json"
-        atomic_write_text(written["statistics"], json.dumps(self.stats, indent=2, default=str) + "\n")
+        write_json(written["statistics"], self.stats)
         return written
 
 

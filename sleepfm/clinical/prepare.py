@@ -1,16 +1,16 @@
-"""The steps every clinical command shares: recordings → signal stores → embedding stores.
+"""What every clinical command shares about a recording on its way: recordings → signal
+stores → embedding stores → the command's outputs (the steps: :mod:`sleepfm.clinical.pipeline`).
 
 Work folder layout::
 
-    <work>/signals/<stem>.h5       sleepfm preprocess (128 Hz signal stores, with its manifest)
-    <work>/embeddings/<stem>.h5    sleepfm embed (5-s and 5-min embeddings per modality)
+    <work>/signals/<key>.h5        128 Hz signal stores (as sleepfm preprocess writes them)
+    <work>/embeddings/<key>.h5     5-s and 5-min embeddings per modality (as sleepfm embed)
 
 Resumable: both stores are written under a temporary name and renamed when complete, so an
-existing one is finished work. A signal store is reused as it is (ingestion decides, see
-``sleepfm.preprocess``); an embedding store is reused when it was made from the same
-base checkpoint with the same handling of the last partial chunk, else it is embedded again.
-``overwrite`` redoes both. A recording that fails a step keeps its one-line error and the
-others go on.
+existing one is finished work. A signal store is reused as it is; an embedding store is
+reused when it was made from the same base checkpoint with the same handling of the last
+partial chunk, else it is embedded again. ``overwrite`` redoes both. A recording that fails
+a step keeps its one-line error and the others go on.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sleepfm.errors import SleepfmError
 
@@ -47,6 +48,10 @@ class Recording:
     failed_step: str | None = None
     error: str | None = None
     reused: list[str] = field(default_factory=list)
+    # What the command's own step (its analysis) needs about this recording alone — a cohort's
+    # Study, a scored hypnogram — so that a task carries its own and not every other's.
+    context: Any = None
+    result: Any = None  # what the command's own step made of it
 
     @property
     def ok(self) -> bool:
@@ -58,7 +63,8 @@ class Recording:
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    """Ingestion and embedding settings (``preprocess`` and ``embed`` sections of a run config)."""
+    """Ingestion and embedding settings (``preprocess`` and ``embed`` sections of a run config);
+    ``workers``: recordings preprocessed at once (local worker processes, or dask LocalCluster workers)."""
 
     reader: str = "auto"
     channel_mapper: str = "rules"
@@ -81,25 +87,6 @@ class RecordingInfo:
     missing: list[str]
 
 
-def _preprocess(recordings: list[Recording], folder: Path, settings: PrepareSettings) -> None:
-    import sleepfm
-
-    options = {"reader": settings.reader, "channel_mapper": settings.channel_mapper}
-    report = sleepfm.preprocess([r.source for r in recordings], folder, workers=settings.workers,
-                                channel_map=settings.channel_map, overwrite=settings.overwrite, **options)
-    results = {Path(result.file).resolve(): result for result in report.results}
-    for recording in recordings:
-        result = results.get(recording.source.resolve())
-        if result is None:
-            recording.fail("preprocess", f"{recording.source}: not a recording sleepfm reads (suffix not supported)")
-        elif result.status == "failed":
-            recording.fail("preprocess", result.error)
-        else:
-            recording.signals = Path(result.output)
-            if result.status == "skipped":
-                recording.reused.append("preprocess")
-
-
 def embedding_is_current(path: Path, checkpoint: Path, partial_chunk: str) -> bool:
     """Whether ``path`` is a complete embedding store made with ``checkpoint`` and ``partial_chunk``."""
     from sleepfm.store.embedding_store import EmbeddingStore
@@ -114,55 +101,16 @@ def embedding_is_current(path: Path, checkpoint: Path, partial_chunk: str) -> bo
     return (attrs.get("checkpoint") == str(checkpoint.resolve()) and attrs.get("partial_chunk") == partial_chunk)
 
 
-def _embed(recordings: list[Recording], folder: Path, checkpoint: Path, settings: PrepareSettings) -> None:
-    from sleepfm.config import EmbedConfig
-    from sleepfm.embedding.api import run_embed
-    from sleepfm.embedding.runner import StudyFailure
-
-    todo: dict[Path, Recording] = {}
-    for recording in recordings:
-        assert recording.signals is not None
-        target = folder / f"{recording.signals.stem}.h5"
-        if not settings.overwrite and embedding_is_current(target, checkpoint, settings.partial_chunk):
-            recording.embeddings = target
-            recording.reused.append("embed")
-        else:
-            todo[recording.signals.resolve()] = recording
-    if not todo:
-        return
-    config = EmbedConfig(inputs=[r.signals for r in todo.values()], checkpoint=checkpoint, out=folder,
-                         batch_size=settings.batch_size, device=settings.device,  # type: ignore[arg-type]
-                         precision=settings.precision,  # type: ignore[arg-type]
-                         partial_chunk=settings.partial_chunk)  # type: ignore[arg-type]
-    for outcome in run_embed(config):
-        if isinstance(outcome, StudyFailure):
-            todo[Path(outcome.path).resolve()].fail("embed", outcome.error)
-        else:
-            todo[Path(outcome.plan.path).resolve()].embeddings = Path(outcome.outputs[0])
-    for recording in todo.values():
-        if recording.ok and recording.embeddings is None:
-            recording.fail("embed", f"{recording.signals}: no embeddings were written")
-
-
-def prepare(recordings: list[Recording], work: Path, base_checkpoint: Path, settings: PrepareSettings,
-            notify: Notify | None = None) -> None:
-    """Preprocess and embed ``recordings`` in place (see the module docstring)."""
-    say = notify or (lambda _: None)
-    if not recordings:
-        return
-    _preprocess(recordings, work / "signals", settings)
-    ready = [r for r in recordings if r.ok]
-    say(_progress("preprocess", recordings, "preprocess"))
-    if ready:
-        _embed(ready, work / "embeddings", base_checkpoint, settings)
-        say(_progress("embed", ready, "embed"))
-
-
-def _progress(step: str, recordings: list[Recording], reused_step: str) -> str:
-    failed = sum(r.failed_step == step for r in recordings)
-    reused = sum(reused_step in r.reused for r in recordings if r.ok)
-    done = sum(r.ok for r in recordings) - reused
-    return f"{step}: {done} done, {reused} reused from an earlier run, {failed} failed"
+def summary(recordings: list[Recording]) -> list[str]:
+    """One line per step: how many recordings it did, reused from an earlier run, or failed."""
+    lines = []
+    for step, earlier in (("preprocess", ()), ("embed", ("preprocess",))):
+        reached = [r for r in recordings if r.failed_step not in earlier]
+        failed = sum(r.failed_step == step for r in reached)
+        reused = sum(step in r.reused for r in reached)
+        lines.append(f"{step}: {len(reached) - failed - reused} done, {reused} reused from an earlier run, "
+                     f"{failed} failed")
+    return lines
 
 
 def recording_info(recording: Recording) -> RecordingInfo:

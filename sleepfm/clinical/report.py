@@ -19,7 +19,6 @@ The readable report
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sleepfm.config.base import atomic_write_text
+from sleepfm.json_output import write_json
 from sleepfm.report.sleep_stats import SCORED, agreement
 
 from .prepare import one_line
@@ -293,6 +293,6 @@ def write_report(out: Path, report: dict[str, Any], records: list[StudyRecord], 
     doc = readable_report(report, records)
     readable = out / ("report.html" if fmt == "html" else "report.md")
     text = doc.html(f"sleepfm run — {report['run']['cohort']}") if fmt == "html" else doc.markdown()
-    atomic_write_text(json_path, json.dumps(report, indent=2, default=str) + "\n")
+    write_json(json_path, report)
     atomic_write_text(readable, text)
     return [json_path, readable]

@@ -15,7 +15,6 @@ Files written for a recording ``<stem>``:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
+from sleepfm.json_output import json_text
 
 LABEL_FILE = "label_mapping.csv"
 
@@ -72,8 +72,7 @@ def risk_summary(table: pd.DataFrame, *, top: int = 10) -> list[dict[str, Any]]:
 def risk_texts(table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[str, str]:
     """The CSV and JSON texts of one recording's risk outputs (rendered before anything is written)."""
     csv_text = table.to_csv(index=False, float_format="%.6f")
-    json_text = json.dumps({**provenance, "top": risk_summary(table)}, indent=2, default=str) + "\n"
-    return csv_text, json_text
+    return csv_text, json_text({**provenance, "top": risk_summary(table)})
 
 
 def write_risk(out: Path, stem: str, table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[Path, Path]:

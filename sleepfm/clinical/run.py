@@ -10,13 +10,20 @@ Output folder::
                                     staging outputs (as ``sleepfm stage`` writes them)
     studies/<id>/<id>.risk.csv, <id>.risk.json
                                     risk outputs, for studies with age and sex
+    records/<id>.json               each study's report entry and log-hazards (what --merge reads)
+    run-studies.json                the studies this run (a shard: run-studies.shard-I-of-N.json) did
     run-state.json                  the ingestion/embedding settings the stores were made with
 
-Re-running the same command resumes: finished signal and embedding stores are reused
-(:mod:`sleepfm.clinical.prepare`); staging, evaluation and the report are redone, which is
-cheap. When the settings that made the stores changed since, a warning says so and the stores
-are still reused unless ``overwrite`` is set. A study that fails is listed in the report with
-its step and error, and the others go on.
+Studies go through :mod:`sleepfm.clinical.pipeline` under the configured executor (local:
+preprocessing overlaps embedding; dask: one task per study). Re-running the same command
+resumes: finished signal and embedding stores are reused; staging, evaluation and the report
+are redone, which is cheap. When the settings that made the stores changed since, a warning
+says so and the stores are still reused unless ``overwrite`` is set. A study that fails is
+listed in the report with its step and error, and the others go on.
+
+With ``shard="I/N"`` a run does its share of the studies and writes their outputs and
+records, not the report; ``sleepfm run --merge DIR...`` then builds the cohort report from
+the shards' records without recomputing anything (:mod:`sleepfm.clinical.run_records`).
 """
 
 from __future__ import annotations
@@ -30,17 +37,21 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from sleepfm.config.base import atomic_write_text, save_resolved_config
+from sleepfm.config.base import resolved_config_name, save_resolved_config
+from sleepfm.config.executor import select_shard
 from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import make_mapping
 
-from .models import CheckpointSet, StagingRunner
-from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
-from .report import StudyRecord, build_report, write_report
-from .risk import RiskModel
+from .models import CheckpointSet, StagingRunner, staging_runner
+from .pipeline import OnDone, Pipeline, run_pipeline
+from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
+from .report import StudyRecord
+from .risk import RiskModel, risk_model
+from .run_records import finish_report, write_listing, write_record
 from .stage import StageOptions, stage_one
 
 STATE_FILE = "run-state.json"
@@ -48,6 +59,8 @@ STATE_FILE = "run-state.json"
 
 @dataclass
 class RunOutcome:
+    """The studies' records and the report files (none for a shard: its records are merged later)."""
+
     records: list[StudyRecord]
     report: list[Path]
 
@@ -61,7 +74,7 @@ def _check_paths(config: RunConfig) -> tuple[Path, Path, Path]:
     if missing:
         raise UsageError(f"no {', '.join('--' + m for m in missing)} given",
                          fix="sleepfm run --plugin COHORT --data DIR --out DIR --checkpoints DIR")
-    data, out, checkpoints = Path(config.data), Path(config.out), Path(config.checkpoints)  # type: ignore[arg-type]
+    data, out, checkpoints = (Path(p).absolute() for p in (config.data, config.out, config.checkpoints))  # type: ignore[arg-type]
     if out.exists() and not out.is_dir():
         raise UsageError("--out is a file", where=out, fix="give a folder (it is created if missing)")
     if out.resolve() == data.resolve():
@@ -94,7 +107,7 @@ def _check_state(out: Path, state: dict[str, Any], overwrite: bool, say: Notify)
         say(f"warning: {', '.join(changed)} changed since the stores in {out} were made; finished studies are "
             "reused as they are — add --set overwrite=true to redo them")
         return
-    atomic_write_text(path, json.dumps(state, indent=2) + "\n")
+    write_json(path, state)
 
 
 class _Risk:
@@ -120,7 +133,7 @@ class _Risk:
             problems.append("the checkpoints folder has no model_diagnosis/")
         if not problems:
             try:
-                self.model = RiskModel(checkpoints, config.risk.labels, config.embed.device)
+                self.model = risk_model(checkpoints, config.risk.labels, config.embed.device)
             except SleepfmError as exc:
                 problems.append(str(exc))
         if problems:
@@ -143,13 +156,8 @@ class _Risk:
         return float(row["age"]), str(row["sex"])
 
 
-def _study_record(study: Study) -> StudyRecord:
-    return StudyRecord(study.id, study.participant, str(study.signal_path),
-                       str(study.hypnogram_path) if study.hypnogram_path else None)
-
-
 def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner: StagingRunner, config: RunConfig,
-                 checkpoints: CheckpointSet, cohort: Cohort, out: Path) -> None:
+                 checkpoints: CheckpointSet, out: Path) -> None:
     from sleepfm.labels import read_hypnogram
 
     info = recording_info(recording)
@@ -216,17 +224,15 @@ def _same_night(study: Study, scored: Hypnogram, start: datetime | None, record:
     return scored if accept else None
 
 
-def _risk_study(study: Study, recording: Recording, record: StudyRecord, risk: _Risk, config: RunConfig,
-                out: Path) -> pd.Series | None:
+def _risk_study(study: Study, recording: Recording, record: StudyRecord, model: RiskModel,
+                person: tuple[float, str] | None, config: RunConfig, out: Path) -> pd.Series | None:
     """Write the study's risk table; returns its log-hazards by phecode (``None`` without age and sex)."""
     from .risk_table import risk_summary, write_risk
 
-    assert risk.model is not None
-    person = risk.participant(study)
     if person is None:
         record.notes.append("no age and sex in the demographics: no risk table")
         return None
-    table, provenance = risk.model.table(recording, *person, config.risk.encoding)
+    table, provenance = model.table(recording, *person, config.risk.encoding)
     csv_path, json_path = write_risk(out / "studies" / study.id, study.id, table, provenance)
     record.outputs["risk"], record.outputs["risk_details"] = str(csv_path.relative_to(out)), str(
         json_path.relative_to(out))
@@ -234,35 +240,51 @@ def _risk_study(study: Study, recording: Recording, record: StudyRecord, risk: _
     return table.set_index("phecode")["log_hazard"]
 
 
-def _evaluate_risk(hazards: dict[str, pd.Series], cohort: Cohort, data: Path, risk: _Risk,
-                   say: Notify) -> dict[str, Any] | None:
-    """Harrell's C per outcome of the cohort's outcome tables that is a phecode of the head, over the
-    studies with a risk table (``sleepfm.evaluate``; 200 bootstrap resamples for the 95 % CI)."""
-    try:
-        outcomes = cohort.outcomes(data) if hazards else None
-    except SleepfmError as exc:
-        say(f"warning: risk evaluation skipped: outcome tables unreadable: {exc}")
-        return {"error": " ".join(str(exc).split())}
-    if outcomes is None or risk.model is None:
-        return None
-    from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+@dataclass(frozen=True)
+class RunStudyResult:
+    record: StudyRecord
+    log_hazards: dict[str, float] | None = None
 
-    is_event, times = outcomes
-    known = set(risk.model.labels["phecode"])
-    phecodes = [str(c) for c in is_event.columns if str(c) in known]
-    studies = [s for s in hazards if s in is_event.index]
-    if not phecodes or len(studies) < 2:
-        say("risk evaluation skipped: it needs two studies with risk tables and outcomes named by phecodes")
-        return None
-    scores = pd.DataFrame({s: hazards[s] for s in studies}).T[phecodes]
-    labels = SurvivalLabels(is_event.loc[studies, phecodes].astype(float), times.loc[studies, phecodes])
-    evaluation = evaluate_diagnosis(scores, labels, samples=200, label_mapping=risk.model.labels)
-    summary = evaluation.summary()
-    return {key: summary[key] for key in ("n_studies", "n_outcomes", "n_evaluated", "mean_harrell_c",
-                                          "bootstrap_samples", "confidence", "outcomes")}
 
-def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = None) -> RunOutcome:
-    """Run ``config`` with the adapter ``cohort`` (module docstring)."""
+@dataclass(frozen=True)
+class RunAnalysis:
+    """``sleepfm run``'s own step on one prepared study: staging, evaluation against its scored
+    hypnogram, risk (:class:`~sleepfm.clinical.pipeline.Analysis`; runs wherever the study does)."""
+
+    config: RunConfig
+    out: Path
+    checkpoints: CheckpointSet
+    risk: bool = False
+    labels: Path | None = None  # the phecode table risk found (absolute: workers may run elsewhere)
+    step: str = "stage"
+
+    def __call__(self, recording: Recording) -> RunStudyResult:
+        """``recording.context``: ``(study, (age, sex) or None)``."""
+        study, person = recording.context
+        record = study_record(study)
+        runner = staging_runner(self.checkpoints.path("staging"), self.config.embed.device)
+        _stage_study(study, recording, record, runner, self.config, self.checkpoints, self.out)
+        hazards = None
+        if self.risk:
+            model = risk_model(self.checkpoints, self.labels, self.config.embed.device)
+            try:
+                values = _risk_study(study, recording, record, model, person, self.config, self.out)
+            except Exception as exc:  # noqa: BLE001 - the staging stands; the risk step failed
+                record.fail("risk", exc)
+            else:
+                hazards = None if values is None else {str(k): float(v) for k, v in values.items()}
+        return RunStudyResult(record, hazards)
+
+
+def study_record(study: Study) -> StudyRecord:
+    return StudyRecord(study.id, study.participant, str(study.signal_path),
+                       str(study.hypnogram_path) if study.hypnogram_path else None)
+
+
+def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = None,
+               on_start: Any = None, on_done: OnDone | None = None) -> RunOutcome:
+    """Run ``config`` with the adapter ``cohort`` (module docstring). ``on_start(n)`` gets the
+    number of studies to do, ``on_done`` each study as it finishes (for progress)."""
     say = notify or (lambda _: None)
     data, out, root = _check_paths(config)
     from sleepfm.labels.export import parse_formats
@@ -272,47 +294,54 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     if not studies:
         raise InputError(f"no studies found by cohort {config.cohort.name!r}", where=data,
                          fix="check --plugin and the file naming the adapter expects (docs/run.md)")
-    checkpoints = CheckpointSet(root, {"staging": config.staging_head, "diagnosis": config.diagnosis_head}
-                                ).require("base", "staging")
+    replace = {role: Path(p).absolute() if p is not None else None
+               for role, p in (("staging", config.staging_head), ("diagnosis", config.diagnosis_head))}
+    checkpoints = CheckpointSet(root, replace).require("base", "staging")
     risk = _Risk(config, cohort, data, checkpoints)
-    runner = StagingRunner(checkpoints.path("staging"), config.embed.device)
+    if not (config.executor == "dask" and config.embed.device == "cuda"):
+        staging_runner(checkpoints.path("staging"), config.embed.device)  # loads, or fails before any work
     out.mkdir(parents=True, exist_ok=True)
     adapter_config = getattr(cohort, "config", None)
     if isinstance(adapter_config, BaseModel):
         # The adapter's own defaults are part of what this run did: record them too.
         config.cohort.params = adapter_config.model_dump(mode="json")
-    save_resolved_config(config, out)
+    save_resolved_config(config, out, resolved_config_name(config.shard))
     _check_state(out, _state(config, checkpoints), config.overwrite, say)
+    mine = select_shard(studies, config.shard)
+    shard = f"; shard {config.shard}: {len(mine)} of them" if config.shard else ""
     say(f"{len(studies)} studies found by {config.cohort.name}, "
-        f"{sum(s.hypnogram_path is not None for s in studies)} with a scored hypnogram")
+        f"{sum(s.hypnogram_path is not None for s in studies)} with a scored hypnogram{shard}")
 
-    records = [_study_record(s) for s in studies]
-    hazards: dict[str, pd.Series] = {}
-    recordings = [Recording(s.id, s.signal_path) for s in studies]
-    prepare(recordings, out, checkpoints.path("base"), _settings(config), say)
-    for study, recording, record in zip(studies, recordings, records, strict=True):
-        record.reused = list(recording.reused)
-        if not recording.ok:
+    labels = risk.model.labels_path.absolute() if risk.model is not None else None
+    analysis = RunAnalysis(config, out, checkpoints, risk=risk.model is not None, labels=labels)
+    if on_start is not None:
+        on_start(len(mine))
+    pipeline = Pipeline(out, checkpoints.path("base"), _settings(config), analysis)
+    recordings = [Recording(s.id, s.signal_path, context=(s, risk.participant(s) if risk.model else None))
+                  for s in mine]
+    recordings = run_pipeline(recordings, pipeline, config, workers=config.preprocess.workers, on_done=on_done)
+    for line in summary(recordings):
+        say(line)
+    records, hazards = [], {}
+    for study, recording in zip(mine, recordings, strict=True):
+        if recording.ok:
+            result: RunStudyResult = recording.result
+            record = result.record
+            if result.log_hazards is not None:
+                hazards[study.id] = result.log_hazards
+        else:
+            record = study_record(study)
             record.fail(recording.failed_step or "prepare", recording.error or "failed")
-            continue
-        try:
-            _stage_study(study, recording, record, runner, config, checkpoints, cohort, out)
-        except Exception as exc:  # noqa: BLE001 - one study's failure is reported, the run goes on
-            record.fail("stage", exc)
-            continue
-        if risk.model is not None:
-            try:
-                if (values := _risk_study(study, recording, record, risk, config, out)) is not None:
-                    hazards[study.id] = values
-            except Exception as exc:  # noqa: BLE001
-                record.fail("risk", exc)
+        record.reused = list(recording.reused)
+        write_record(out, record, hazards.get(study.id))
+        records.append(record)
     say(f"stage: {sum(r.stage_counts is not None for r in records)} studies staged, "
         f"{sum(r.agreement is not None for r in records)} evaluated against their scored hypnogram")
-
-    from sleepfm import __version__
-
-    run = {"cohort": config.cohort.name, "data": str(data), "out": str(out), "checkpoints": str(root),
-           "sleepfm_version": __version__, "created": datetime.now().isoformat(timespec="seconds"),
-           "config": "config.resolved.yaml", "risk": risk.describe()}
-    report = build_report(run, records, risk_evaluation=_evaluate_risk(hazards, cohort, data, risk, say))
-    return RunOutcome(records, write_report(out, report, records, config.report.format))
+    run = {"cohort": config.cohort.name, "data": str(data), "checkpoints": str(root),
+           "config": resolved_config_name(config.shard), "risk": risk.describe()}
+    write_listing(out, config.shard, [s.id for s in mine], run)
+    if config.shard is not None:
+        return RunOutcome(records, [])
+    table = risk.model.labels if risk.model is not None else None
+    return RunOutcome(records, finish_report(out, run, records, hazards, cohort, data, table, config.report.format,
+                                             say))

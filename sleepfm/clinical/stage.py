@@ -20,6 +20,8 @@ For each ``<stem>.edf`` (or ``.bdf``) the output folder receives
 
 Bad arguments are refused before any work (one line); a recording whose scored hypnogram
 cannot be read, or that fails later, is reported and the others are still staged.
+Recordings go through :mod:`sleepfm.clinical.pipeline` (any executor; ``shard`` takes this
+shard's share of the recordings).
 """
 
 from __future__ import annotations
@@ -28,18 +30,21 @@ import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 
 from .inputs import recordings_and_names, scored_hypnograms
-from .models import CheckpointSet, StagingRunner
+from .models import CheckpointSet, StagingRunner, staging_runner
 from .night import DEFAULT_FORMATS, NightOutputs, StagedNight, render_night, stage_night
-from .prepare import Notify, PrepareSettings, Recording, prepare, recording_info
+from .pipeline import Analysis, OnDone, Pipeline, run_pipeline
+from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
 
 
 @dataclass(frozen=True)
@@ -50,41 +55,63 @@ class StageOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
 
 
-def each_recording(sources: Sequence[Path], work: Path | None, out: Path, models: CheckpointSet,
-                   settings: PrepareSettings, notify: Notify | None, step: str,
-                   action: Callable[[Recording], None], keys: Sequence[str] | None = None,
+def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None, models: CheckpointSet,
+                   settings: PrepareSettings, notify: Notify | None, analysis: Analysis,
+                   execution: ExecutorOptions | None = None, on_done: OnDone | None = None, *,
+                   on_start: Callable[[int], None] | None = None, keys: Sequence[str] | None = None,
+                   contexts: Mapping[Path, Any] | None = None,
                    refused: Mapping[Path, tuple[str, SleepfmError]] | None = None) -> list[Recording]:
-    """Prepare ``sources`` in a work folder, then run ``action`` on each one that is ready; a
-    one-line error of ``action`` fails that recording at ``step`` and the others go on.
-    ``keys`` name each recording's outputs (default: its stem). ``refused`` recordings (source →
-    failed step, error) fail at once and are not prepared."""
-    recordings = [Recording(key, source) for key, source in zip(keys or [s.stem for s in sources], sources,
-                                                                  strict=True)]
-    for recording in recordings:
-        if recording.source in (refused or {}):
-            recording.fail(*(refused or {})[recording.source])
-    if not any(recording.ok for recording in recordings):
-        return recordings  # nothing to do: no work folder, no output folder
-    with WorkFolder(work, out) as folder:
-        prepare([r for r in recordings if r.ok], folder, models.path("base"), settings, notify)
-        for recording in recordings:
-            if recording.ok:
-                try:
-                    action(recording)
-                except Exception as exc:  # noqa: BLE001 - one recording's failure is reported, the rest go on
-                    recording.fail(step, exc)
+    """Prepare ``sources`` in a work folder and run ``analysis`` on each one that is ready, with
+    the executor ``execution`` (default: local); a recording's failure spares the others.
+
+    ``keys`` name each recording's outputs (default: its stem); ``contexts`` give a recording (by
+    source) what its analysis needs about it alone; ``refused`` recordings (source → failed step,
+    error) fail at once and are not prepared. ``on_start`` gets the number of recordings, ``on_done``
+    each one as it finishes; the warnings of each result (``result.warnings``) and a summary go to
+    ``notify``."""
+    say = notify or (lambda _: None)
+    execution = execution or ExecutorOptions()
+    names = list(keys) if keys is not None else [source.stem for source in sources]
+    # Dask workers may run from another folder: their tasks get absolute paths.
+    located = [Path(s).absolute() for s in sources] if execution.executor == "dask" else list(sources)
+    recordings = [Recording(key, where, context=(contexts or {}).get(source))
+                  for key, source, where in zip(names, sources, located, strict=True)]
+    if on_start is not None:
+        on_start(len(recordings))
+
+    def finished(recording: Recording) -> None:
+        for line in getattr(recording.result, "warnings", ()):
+            say(f"warning: {line}")
+        if on_done is not None:
+            on_done(recording)
+
+    for recording, source in zip(recordings, sources, strict=True):
+        if source in (refused or {}):
+            recording.fail(*(refused or {})[source])
+            finished(recording)
+    ready = [recording for recording in recordings if recording.ok]
+    if ready:
+        with WorkFolder(work, out) as folder:
+            pipeline = Pipeline(folder, models.path("base"), settings, analysis)
+            done = {r.key: r for r in run_pipeline(ready, pipeline, execution, workers=settings.workers,
+                                                   on_done=finished)}
+        recordings = [done.get(recording.key, recording) for recording in recordings]
+    for line in summary(recordings):
+        say(line)
     return recordings
 
 
 class WorkFolder:
-    """``work`` if given (kept, so a rerun reuses its stores), else a hidden temporary folder in ``out``."""
+    """``work`` if given (kept, so a rerun reuses its stores), else a hidden temporary folder in
+    ``out`` (or in the system's temporary folder when there is no ``out``)."""
 
-    def __init__(self, work: Path | None, out: Path) -> None:
+    def __init__(self, work: Path | None, out: Path | None) -> None:
         self.keep = work is not None
         if work is None:
-            out.mkdir(parents=True, exist_ok=True)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
             work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
-        self.path = work
+        self.path = work.absolute()
 
     def __enter__(self) -> Path:
         return self.path
@@ -94,39 +121,71 @@ class WorkFolder:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path, *, hypnograms: Sequence[Path] = (),
+@dataclass(frozen=True)
+class StageResult:
+    """A staged recording: its night, statistics (the stats JSON) and the files written."""
+
+    night: StagedNight
+    statistics: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+    #: What a user should hear about this night (notes on its outputs, signal quality).
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StageAnalysis:
+    """``sleepfm stage``'s own step (:class:`~sleepfm.clinical.pipeline.Analysis`); with ``out``
+    ``None`` nothing is written."""
+
+    models: CheckpointSet
+    device: str
+    options: StageOptions
+    out: Path | None
+    step: str = "stage"
+
+    def __call__(self, recording: Recording) -> StageResult:
+        """``recording.context``: its scored hypnogram, if any."""
+        from sleepfm.quality.clinical import warnings_for
+
+        runner = staging_runner(self.models.path("staging"), self.device)
+        night, outputs = stage_one(recording, runner, recording.context, self.options, self.models)
+        files = list(outputs.write(self.out, recording.key).values()) if self.out is not None else []
+        warnings = [f"{recording.source.name}: {note}" for note in outputs.notes]
+        warnings += warnings_for(recording.key, outputs.stats["quality"])
+        return StageResult(night, outputs.stats, files, warnings)
+
+
+def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None, *, hypnograms: Sequence[Path] = (),
                      hypnogram_format: str = "auto", mapping: StageMapping | None = None,
                      options: StageOptions | None = None, settings: PrepareSettings | None = None,
                      work: Path | None = None, staging_head: Path | None = None,
-                     notify: Notify | None = None, pair: bool = True,
+                     execution: ExecutorOptions | None = None, notify: Notify | None = None,
+                     on_start: Callable[[int], None] | None = None, on_done: OnDone | None = None,
+                     pair: bool = True,
                      accept_other_night: bool = False) -> list[Recording]:
-    """Stage each recording (module docstring); returns them with their errors, if any.
-    ``paths`` are files, folders or glob patterns; ``hypnograms`` one per recording, else each is
-    paired with a scored hypnogram beside it (``pair``; :mod:`sleepfm.clinical.inputs`).
-    ``staging_head`` replaces ``<checkpoints>/model_sleep_staging``."""
+    """Stage each recording (module docstring); returns them with their errors, if any, and
+    each one's :class:`StageResult` as ``recording.result``. ``paths`` are files, folders or glob
+    patterns; ``hypnograms`` one per recording, else each is paired with a scored hypnogram
+    beside it (``pair``; :mod:`sleepfm.clinical.inputs`). ``staging_head`` replaces
+    ``<checkpoints>/model_sleep_staging``; ``out=None`` writes nothing."""
     options, settings = options or StageOptions(), settings or PrepareSettings()
+    execution = execution or ExecutorOptions()
+    out = Path(out).absolute() if out is not None else None
     # Which files, under which names, with which scored hypnogram: sleepfm.clinical.inputs.
-    found, keys = recordings_and_names(paths, Path(out))
-    sources = found.recordings
+    found, keys = recordings_and_names(paths, out)
     scored = scored_hypnograms(hypnograms, found, fmt=hypnogram_format, mapping=mapping, pair=pair,
                                accept_other_night=accept_other_night, given=paths, notify=notify)
-    models = CheckpointSet(Path(checkpoints), {"staging": staging_head}).require("base", "staging")
-    runner = StagingRunner(models.path("staging"), settings.device)
-
-    def stage(recording: Recording) -> None:
-        from sleepfm.quality.clinical import warnings_for
-
-        hypnogram = scored.get(recording.source)
-        assert not isinstance(hypnogram, SleepfmError)
-        _, outputs = stage_one(recording, runner, hypnogram, options, models)
-        outputs.write(Path(out), recording.key)
-        for note in outputs.notes:
-            (notify or (lambda _: None))(f"warning: {recording.source.name}: {note}")
-        for line in warnings_for(recording.key, outputs.stats["quality"]):
-            (notify or (lambda _: None))(f"warning: {line}")
-
-    unreadable = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
-    return each_recording(sources, work, Path(out), models, settings, notify, "stage", stage, keys, unreadable)
+    head = Path(staging_head).absolute() if staging_head is not None else None
+    models = CheckpointSet(Path(checkpoints).absolute(), {"staging": head}).require("base", "staging")
+    if not (execution.executor == "dask" and settings.device == "cuda"):
+        staging_runner(models.path("staging"), settings.device)  # a head that does not load fails before any work
+    analysis = StageAnalysis(models, settings.device, options, out)
+    refused = {source: ("hypnogram", error) for source, error in scored.items() if isinstance(error, SleepfmError)}
+    contexts = {source: hypnogram for source, hypnogram in scored.items() if not isinstance(hypnogram, SleepfmError)}
+    sources = select_shard(found.recordings, execution.shard)
+    return each_recording(sources, work, out, models, settings, notify, analysis, execution, on_done,
+                          on_start=on_start, keys=select_shard(keys, execution.shard), contexts=contexts,
+                          refused=refused)
 
 
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,

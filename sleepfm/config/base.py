@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sleepfm import factory, registry
-from sleepfm.errors import ConfigError, UnknownComponentError
+from sleepfm.errors import ConfigError, UnknownComponentError, disk_full
 from sleepfm.file_modes import make_shareable
 from sleepfm.limits import check_structure
 from sleepfm.validation import did_you_mean, dotted, format_validation_error
@@ -253,10 +253,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             handle.write(data)
         make_shareable(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if (full := disk_full(exc, path.parent)) is not None:
+            raise full from None
         raise
     return path
+
+
+def resolved_config_name(shard: str | None = None) -> str:
+    """``config.resolved.yaml``; a shard's own (``config.resolved.shard-I-of-N.yaml``), so that the
+    shards of a job array writing into one folder do not overwrite each other's."""
+    if shard is None:
+        return RESOLVED_CONFIG_NAME
+    from sleepfm.config.executor import shard_suffix
+
+    return RESOLVED_CONFIG_NAME.replace(".yaml", f"{shard_suffix(shard)}.yaml")
 
 
 def save_resolved_config(config: BaseModel, out_dir: Path, name: str = RESOLVED_CONFIG_NAME) -> Path:

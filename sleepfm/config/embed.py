@@ -8,11 +8,12 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.executor import ExecutorOptions
 from sleepfm.config.names import ChannelMapperName
 from sleepfm.config.quality import QualityConfig
 
 
-class EmbedConfig(WorkflowConfig):
+class EmbedConfig(ExecutorOptions, WorkflowConfig):
     """Embed preprocessed studies with a base checkpoint."""
 
     workflow: Literal["embed"] = "embed"
@@ -30,6 +31,9 @@ class EmbedConfig(WorkflowConfig):
         "fp32", description="bf16: matrix products in bf16 (GPU, or CPU with bf16 instructions; elsewhere a warning "
         "and fp32); auto: bf16 on CPUs with AMX and GPUs with native bf16, else fp32. See docs/embed.md#precision.")
     threads: PositiveInt | None = Field(None, description="CPU worker threads (default: torch's thread count).")
+    workers: PositiveInt = Field(
+        1, description="Studies embedded at once: 1 = this process (on `threads` threads); N = N single-threaded "
+        "worker processes, or a dask LocalCluster of N workers.")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"
     quality: QualityConfig = Field(default_factory=QualityConfig, description=(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt
 
 from sleepfm.config.base import WorkflowConfig
+from sleepfm.config.executor import ExecutorOptions
 from sleepfm.config.names import ChannelMapperName, ReaderName
 from sleepfm.config.quality import QualityConfig
 
 
-class PreprocessConfig(WorkflowConfig):
+class PreprocessConfig(ExecutorOptions, WorkflowConfig):
     """Turn PSG files into one HDF5 store per study."""
 
     workflow: Literal["preprocess"] = "preprocess"
@@ -29,9 +29,6 @@ class PreprocessConfig(WorkflowConfig):
     shuffle: bool = Field(True, description="HDF5 byte shuffle before compression (smaller float16 files).")
     workers: PositiveInt = Field(1, description="CPU cores to use: processes across studies, threads within one.")
     threads: PositiveInt | None = Field(None, description="Threads per study; default: workers left over per study.")
-    executor: Literal["local", "dask"] = "local"
-    scheduler: str | None = Field(None, description="Address of an existing dask scheduler.")
-    shard: str | None = Field(None, description="'I/N': process only the I-th of N interleaved shards (0-based).")
     overwrite: bool = False
     scale: Literal["published", "robust"] = Field("published", description=(
         "published: z-score each channel over the night, as the released weights expect (parity). robust: an "
@@ -44,12 +41,3 @@ class PreprocessConfig(WorkflowConfig):
         "The quality checks run on each channel as it is stored; their per-patch flags are kept in the store "
         "(docs/quality.md). `quality.checks=[]` runs none."))
 
-    @field_validator("shard")
-    @classmethod
-    def _check_shard(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        match = re.fullmatch(r"(\d+)/(\d+)", value.strip())
-        if not match or int(match[2]) < 1 or int(match[1]) >= int(match[2]):
-            raise ValueError("shard must be I/N with 0 <= I < N, e.g. 0/4")
-        return value.strip()

@@ -25,6 +25,7 @@ from sleepfm.config.base import (
     validate,
 )
 from sleepfm.config.demographics import DemographicsEncoding
+from sleepfm.config.executor import ExecutorOptions
 from sleepfm.config.names import ChannelMapperName, ReaderName
 from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
@@ -56,7 +57,8 @@ class RunPreprocess(ConfigModel):
     reader: ReaderName = Field("auto", description="Signal reader name, or auto.")
     channel_mapper: ChannelMapperName = Field("rules", description="Channel mapper name.")
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
-    workers: PositiveInt = Field(1, description="Studies preprocessed at once.")
+    workers: PositiveInt = Field(
+        1, description="Studies preprocessed at once (local worker processes; with dask, LocalCluster workers).")
 
 
 class RunEmbed(ConfigModel):
@@ -106,8 +108,8 @@ class RunReport(ConfigModel):
     format: Literal["markdown", "html"] = Field("markdown", description="report.md or report.html beside report.json.")
 
 
-class RunConfig(WorkflowConfig):
-    """Run a cohort end to end."""
+class RunConfig(ExecutorOptions, WorkflowConfig):
+    """Run a cohort end to end (executor keys: docs/scale.md)."""
 
     workflow: Literal["run"] = "run"
     cohort: CohortSpec = CohortSpec()

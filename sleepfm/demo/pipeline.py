@@ -130,12 +130,14 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
 
     timings = {**timer.seconds, "total": round(time.perf_counter() - started, 2)}
     report = build_report(out, size, seed, settings, cohort, split, staging, diagnosis, timings)
-    from sleepfm.evaluate.outputs import write_json
+    from sleepfm.json_output import write_json
 
     write_json(out / "report.json", report)
     print_summary(console, report)
     console.print(f"Checkpoints laid out like the release's: {checkpoints} (use them with --checkpoints to try "
                   "stage, risk and run; trained on synthetic nights)", highlight=False)
+    console.print(f"report → {out / 'report.json'}; figures, models and every step's outputs in {out}",
+                  highlight=False)
     return report
 
 

@@ -41,7 +41,8 @@ from sleepfm.demo.participants import (
     outcome_tables,
 )
 from sleepfm.demo.waveforms import Timeline
-from sleepfm.evaluate.outputs import staged_file, write_csv, write_json
+from sleepfm.evaluate.outputs import staged_file, write_csv
+from sleepfm.json_output import write_json
 
 HypnogramFormat = Literal["csv", "edf"]
 

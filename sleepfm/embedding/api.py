@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sleepfm.checkpoints.folder import load_checkpoint
+from sleepfm.checkpoints.folder import Checkpoint, load_checkpoint
 from sleepfm.config import EmbedConfig, load_config, save_resolved_config
-from sleepfm.errors import InputError, UsageError
+from sleepfm.config.base import resolved_config_name
+from sleepfm.errors import InputError, SleepfmError, UsageError, disk_full
+from sleepfm.execute import Task, execute, select_shard
 from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
 
@@ -76,36 +79,99 @@ def write_study(config: EmbedConfig, study: StudyEmbeddings, checkpoint: Path, p
     return [write_embeddings(output_paths(config, plan.stem)[0], study.tokens, study.pooled, attrs)]
 
 
-def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Notify | None = None
-              ) -> Iterator[StudyEmbeddings | StudyFailure]:
-    """Embed ``config.inputs``, writing each study as it completes when ``config.out`` is set.
-
-    ``notify`` takes warnings, ``inform`` the line naming the precision chosen (bf16 or auto);
-    both default to the log."""
-    paths = _check_inputs(config)
-    assert config.checkpoint is not None
-    checkpoint = load_checkpoint(config.checkpoint)
+def make_embedder(config: EmbedConfig, checkpoint: Checkpoint, notify: Notify | None, threads: int | None,
+                  inform: Notify | None = None) -> Embedder:
+    """The embedder ``config`` describes (``threads``: CPU worker threads, None = torch's count).
+    ``notify`` takes warnings (a bf16 fallback), ``inform`` the line naming the precision chosen
+    (bf16 or auto); both default to the log. The precision is chosen where the embedder runs."""
     choice = choose_precision(config.precision, resolve_device(config.device))
     if choice.warn:
         (notify or (lambda message: log.warning("%s", message)))(choice.reason)
     elif config.precision != "fp32":
         (inform or (lambda message: log.info("%s", message)))(choice.reason)
-    embedder = Embedder(
+    return Embedder(
         checkpoint, batch_size=config.batch_size, device=config.device, precision=choice.precision,
-        threads=config.threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
+        threads=threads, partial_chunk=config.partial_chunk, channel_map=config.channel_map,
         channel_mapper=config.channel_mapper, notify=notify, quality=config.quality,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(settings: str) -> Embedder:
+    """The embedder of a worker process, built once per settings (its first study loads the model)."""
+    config = EmbedConfig.model_validate_json(settings)
+    return make_embedder(config, load_checkpoint(config.checkpoint), None, 1)  # type: ignore[arg-type]
+
+
+def _named(exc: Exception, path: Path) -> SleepfmError:
+    """A failure to write ``path``'s outputs as one line naming it."""
+    error = disk_full(exc) or exc
+    return InputError(" ".join(str(error).split()), where=path)
+
+
+def embed_study(path: Path, config: EmbedConfig) -> StudyEmbeddings:
+    """Embed one study in a worker process (one task of ``--workers N`` or ``--executor dask``);
+    with ``config.out`` its files are written there and only what was done comes back."""
+    embedder = _worker_embedder(config.model_copy(update={"inputs": [], "shard": None}).model_dump_json())
+    (outcome,) = list(embedder.run([path]))
+    if isinstance(outcome, StudyFailure):
+        raise outcome.error
+    if config.out is not None:
+        try:
+            outcome.outputs = write_study(config, outcome, embedder.checkpoint.path, embedder.precision)
+        except (SleepfmError, OSError) as exc:
+            raise _named(exc, path) from None
+        outcome.tokens, outcome.pooled = {}, {}
+    return outcome
+
+
+def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Notify | None = None,
+              on_start: Callable[[int], None] | None = None) -> Iterator[StudyEmbeddings | StudyFailure]:
+    """Embed ``config.inputs`` (this shard of them), writing each study as it completes when
+    ``config.out`` is set; ``on_start`` gets the number of studies. One worker on the local
+    executor streams every study through this process; otherwise each study is a task
+    (:mod:`sleepfm.execute`), in order of completion. ``notify`` and ``inform``: as for
+    :func:`make_embedder`."""
+    paths = select_shard(_check_inputs(config), config.shard)
+    if on_start is not None:
+        on_start(len(paths))
+    assert config.checkpoint is not None
+    checkpoint = load_checkpoint(config.checkpoint)
+    embedder = make_embedder(config, checkpoint, notify, config.threads, inform)  # checks the settings first
     if config.out is not None:
         config.out.mkdir(parents=True, exist_ok=True)
-        save_resolved_config(config, config.out)
-    for outcome in embedder.run(paths):
-        if isinstance(outcome, StudyEmbeddings) and config.out is not None:
-            outcome.outputs = write_study(config, outcome, checkpoint.path, embedder.precision)
-            missing = outcome.masks.record()["chunks_missing"] if outcome.masks is not None else {}
-            if missing and config.layout == "published" and notify is not None:
-                notify(f"{outcome.plan.path}: {', '.join(missing)} had no usable channel in some chunks; the "
-                       "published layout cannot mark that, so those rows are zeros (use --layout sleepfm)")
-        yield outcome
+        save_resolved_config(config, config.out, resolved_config_name(config.shard))
+    if config.executor == "local" and config.workers == 1:
+        for outcome in embedder.run(paths):
+            if isinstance(outcome, StudyEmbeddings) and config.out is not None:
+                try:
+                    outcome.outputs = write_study(config, outcome, checkpoint.path, embedder.precision)
+                except (SleepfmError, OSError) as exc:  # e.g. a full disk: this study fails, the next may fit
+                    yield StudyFailure(outcome.plan.path, _named(exc, outcome.plan.path))
+                    continue
+                _note_unmarked_gaps(config, outcome, notify)
+            yield outcome
+        return
+    # Tasks may run on other machines, from another folder: every path they get is absolute.
+    given = {"checkpoint": config.checkpoint, "out": config.out, "channel_map": config.channel_map}
+    settings = config.model_copy(update={k: Path(v).absolute() for k, v in given.items() if v is not None})
+    tasks = [Task.call(str(path), embed_study, path.absolute(), settings) for path in paths]
+    for done in execute(tasks, config, workers=config.workers):
+        if not done.ok:
+            yield StudyFailure(Path(done.task.key), InputError(done.error or "failed"))
+            continue
+        if config.out is not None:
+            _note_unmarked_gaps(config, done.value, notify)
+        yield done.value
+
+
+def _note_unmarked_gaps(config: EmbedConfig, outcome: StudyEmbeddings, notify: Notify | None) -> None:
+    """Warn when quality masking left a modality without any channel in some chunks and the
+    published layout, which has no way to mark that, holds zeros there."""
+    missing = outcome.masks.record()["chunks_missing"] if outcome.masks is not None else {}
+    if missing and config.layout == "published" and notify is not None:
+        notify(f"{outcome.plan.path}: {', '.join(missing)} had no usable channel in some chunks; the "
+               "published layout cannot mark that, so those rows are zeros (use --layout sleepfm)")
 
 
 def embed(

@@ -3,12 +3,17 @@
 Studies stream through in input order: each is opened once, its channels are read in
 blocks of whole 5-minute chunks (aligned with the files' HDF5 chunks, so every compressed
 chunk is inflated once), and its 5-minute segments join a queue of segments from this and
-following studies. Each batch runs every channel of every modality of its segments through
+following studies. Each batch is cut into **units**: one modality of up to :data:`UNIT`
+consecutive segments of one study, counted from the study's first chunk. Units run through
 :class:`~sleepfm.embedding.fast.FastEmbedder` (the built-in model) or
-:class:`~sleepfm.embedding.generic.ModelEmbedder` (any other) together, split across CPU worker threads, and
-each study is handed back as soon as its last segment is done. An item's embedding never
-depends on its batch: no channel slot is padded and the lone-channel shortcut is decided per
-item.
+:class:`~sleepfm.embedding.generic.ModelEmbedder` (any other) one at a time on single-threaded
+CPU workers, and each study is handed back as soon as its last segment is done.
+
+An embedding is the same to the last bit whatever the batch size, the thread count, the
+neighbouring studies, the executor or the shard: matrix kernels choose their blocking by the
+shapes they are given, so the shapes are fixed by the study alone (its units), no channel
+slot is padded, the lone-channel shortcut is decided per item, and every unit runs on one
+thread.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torch
 
 from sleepfm.checkpoints.folder import Checkpoint
 from sleepfm.config.quality import QualityConfig
-from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError
+from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.interfaces.model import Model
@@ -45,6 +50,8 @@ from .set_transformer import SetTransformer
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
+#: Segments of one modality of one study computed together (module docstring).
+UNIT = 16
 
 
 @dataclass
@@ -206,17 +213,18 @@ class Embedder:
 
     # ------------------------------------------------------------------ reading
     def _segments(self, paths: Iterable[Path], studies: deque[_Study]) -> Iterator[_Segment]:
+        # One malformed file fails alone, named, whatever it raises; the others are embedded.
         for path in paths:
             try:
                 store = self.open(path)
-            except SleepfmError as exc:
-                studies.append(_Study(None, StudyFailure(Path(path), exc)))
+            except Exception as exc:  # noqa: BLE001
+                studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
                 continue
             with store:
                 try:
                     plan = self.plan(store)
-                except SleepfmError as exc:
-                    studies.append(_Study(None, StudyFailure(Path(path), exc)))
+                except Exception as exc:  # noqa: BLE001
+                    studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
                     continue
                 if plan.rate_assumed and not self._said_rate:
                     self._said_rate = True
@@ -224,8 +232,8 @@ class Embedder:
                                 f"{self.rate:g} Hz, as the published pipeline does")
                 try:
                     masks = quality_masks(store, plan.channels, plan.n_chunks, self.chunk, self.quality)
-                except SleepfmError as exc:
-                    studies.append(_Study(None, StudyFailure(Path(path), exc)))
+                except Exception as exc:  # noqa: BLE001 - damaged flags fail this study alone
+                    studies.append(_Study(None, StudyFailure(Path(path), _as_input_error(exc, path))))
                     continue
                 study = _Study(plan)
                 dim = self.model.embed_dim
@@ -238,8 +246,8 @@ class Embedder:
                 studies.append(study)
                 try:
                     yield from self._read(store, study)
-                except SleepfmError as exc:  # a damaged chunk: this study fails, the others go on
-                    study.failure = StudyFailure(Path(path), exc)
+                except Exception as exc:  # noqa: BLE001 - segments already read are dropped with it
+                    study.failure = StudyFailure(Path(path), _as_input_error(exc, path))
 
     def _read(self, store: SignalStore, study: _Study) -> Iterator[_Segment]:
         plan = study.plan
@@ -281,35 +289,42 @@ class Embedder:
             pooled, sequence = self.fast.embed_stacked(channels, [s.shape[0] for s in signals], moved)
             return pooled.float().cpu().numpy(), sequence.float().cpu().numpy()
 
+    def _units(self, batch: list[_Segment]) -> list[list[tuple[_Segment, Modality]]]:
+        """The batch's units (module docstring), costliest first."""
+        units: dict[tuple[int, Modality, int], list[tuple[_Segment, Modality]]] = {}
+        for segment in batch:
+            for modality in segment.signals:
+                units.setdefault((id(segment.study), modality, segment.chunk // UNIT), []).append((segment, modality))
+        # An item costs about one channel's tokenizing and pooling per channel, plus about two
+        # channels' worth for its encoder pass.
+        return sorted(units.values(), key=lambda unit: -sum(s.signals[m].shape[0] + 2 for s, m in unit))
+
     def _run_batch(self, batch: list[_Segment], pool: ThreadPoolExecutor | None) -> None:
-        items = [(segment, modality) for segment in batch for modality in segment.signals]
-        signals = [segment.signals[m] for segment, m in items]
-        masks = [segment.patch_mask for segment, _ in items]
-        if pool is None:
-            parts = [list(range(len(items)))]
-        else:  # balance the work across workers; each runs single-threaded
-            # An item costs about one channel's tokenizing and pooling per channel, plus about
-            # two channels' worth for its encoder pass.
-            cost = [signals[i].shape[0] + 2 for i in range(len(items))]
-            parts = [[] for _ in range(self.workers)]
-            load = [0] * self.workers
-            for index in sorted(range(len(items)), key=lambda i: -cost[i]):
-                target = load.index(min(load))
-                parts[target].append(index)
-                load[target] += cost[index]
-            parts = [part for part in parts if part]
+        units = self._units(batch)
+        # Balance the units across the workers (each single-threaded); which worker runs a unit
+        # does not change its result.
+        parts: list[list[list[tuple[_Segment, Modality]]]] = [[] for _ in range(min(self.workers, len(units)))]
+        load = [0] * len(parts)
+        for unit in units:
+            target = load.index(min(load))
+            parts[target].append(unit)
+            load[target] += sum(s.signals[m].shape[0] + 2 for s, m in unit)
 
-        def run(part: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
-            return (part, *self._forward([signals[i] for i in part], [masks[i] for i in part]))
+        def run(part: list[list[tuple[_Segment, Modality]]]) -> None:
+            for unit in part:
+                pooled, sequence = self._forward([s.signals[m] for s, m in unit], [s.patch_mask for s, _ in unit])
+                for row, (segment, modality) in enumerate(unit):
+                    result = segment.study.result
+                    assert result is not None
+                    result.pooled[modality][segment.chunk] = pooled[row]
+                    tokens = result.tokens[modality]
+                    tokens[segment.chunk * self.steps: (segment.chunk + 1) * self.steps] = sequence[row]
 
-        outputs = list(pool.map(run, parts)) if pool is not None and len(parts) > 1 else [run(p) for p in parts]
-        for part, pooled, sequence in outputs:
-            for row, index in enumerate(part):
-                segment, modality = items[index]
-                result = segment.study.result
-                assert result is not None
-                result.pooled[modality][segment.chunk] = pooled[row]
-                result.tokens[modality][segment.chunk * self.steps: (segment.chunk + 1) * self.steps] = sequence[row]
+        if pool is not None and len(parts) > 1:
+            list(pool.map(run, parts))
+        else:
+            for part in parts:
+                run(part)
         for segment in batch:
             segment.study.done += 1
 
@@ -319,14 +334,19 @@ class Embedder:
         # Workers run single-threaded ops side by side; torch's thread count is process-wide,
         # so the caller's setting is put back afterwards.
         previous_threads = torch.get_num_threads()
-        pool = (ThreadPoolExecutor(self.workers, initializer=torch.set_num_threads, initargs=(1,))
-                if self.workers > 1 else None)
+        if self.device.type == "cpu":
+            torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         stop = threading.Event()
         try:
             batch: list[_Segment] = []
             for segment in _prefetched(self._segments(paths, studies), 2 * self.batch_size, stop):
                 batch.append(segment)
-                if len(batch) == self.batch_size:
+                # A batch ends with a whole unit, so that no unit is split between two batches.
+                plan = segment.study.plan
+                assert plan is not None
+                closes_unit = (segment.chunk + 1) % UNIT == 0 or segment.chunk == plan.n_chunks - 1
+                if len(batch) >= self.batch_size and closes_unit:
                     self._run_batch(batch, pool)
                     batch = []
                     yield from _finished(studies)
@@ -337,7 +357,7 @@ class Embedder:
             stop.set()
             if pool is not None:
                 pool.shutdown()
-                torch.set_num_threads(previous_threads)
+            torch.set_num_threads(previous_threads)
 
 
 class _Raised:
@@ -384,6 +404,17 @@ def _prefetched(items: Iterator[Any], depth: int, stop: threading.Event) -> Iter
     finally:
         stop.set()
         thread.join()
+
+
+def _as_input_error(exc: Exception, path: Path) -> SleepfmError:
+    """``exc`` as one line naming the file (a reader's own :class:`SleepfmError` already does)."""
+    if isinstance(exc, SleepfmError):
+        return exc
+    if isinstance(exc, OSError) and (full := disk_full(exc)) is not None:
+        return full
+    message = " ".join(str(exc).split())
+    return InputError(f"cannot be embedded: {type(exc).__name__}: {message}", where=path,
+                      fix="check that it is a signal store written by sleepfm preprocess")
 
 
 def _duration(seconds: float) -> str:

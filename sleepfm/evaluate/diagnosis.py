@@ -33,7 +33,8 @@ from sleepfm.evaluate.concordance import (
     pair_matrices,
     percentile_interval,
 )
-from sleepfm.evaluate.outputs import write_csv, write_json
+from sleepfm.evaluate.outputs import write_csv
+from sleepfm.json_output import write_json
 from sleepfm.labels.tables import read_outcomes
 
 log = logging.getLogger(__name__)

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sleepfm.config.base import atomic_write_text
 from sleepfm.file_modes import make_shareable
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays turned into Python values and NaN/inf into ``None``.
-
-    JSON has no NaN; a metric that is undefined is written as ``null`` so any JSON reader
-    accepts the file.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def write_json(path: Path, payload: Any) -> Path:
-    atomic_write_text(Path(path), json.dumps(jsonable(payload), indent=2, allow_nan=False) + "\n")
-    return Path(path)
 
 
 def write_csv(path: Path, table: pd.DataFrame, *, index: bool = False) -> Path:

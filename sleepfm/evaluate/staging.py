@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from sleepfm.errors import InputError
-from sleepfm.evaluate.outputs import agg_figure, save_figure, write_csv, write_json
+from sleepfm.evaluate.outputs import agg_figure, save_figure, write_csv
+from sleepfm.json_output import write_json
 
 STAGE_NAMES: tuple[str, ...] = ("Wake", "N1", "N2", "N3", "REM")
 N_CLASSES = len(STAGE_NAMES)

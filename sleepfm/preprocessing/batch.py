@@ -7,23 +7,22 @@
 * **Failures.** A bad study becomes a failed manifest row and a line at the end; the rest
   of the batch runs on.
 * **Parallelism.** ``workers`` is the number of CPU cores to use. Several studies run in
-  a process pool (one study per process); when there are fewer studies than workers the
-  spare cores become threads inside each study, so one study with ``--workers 2`` runs
-  in this process on two threads. ``executor="dask"`` submits one task per study to a
-  dask.distributed cluster: a LocalCluster of ``workers`` processes, or the scheduler at
-  ``scheduler`` (e.g. one started by dask-jobqueue on SLURM).
+  worker processes (one study per process, :mod:`sleepfm.execute`); when there are fewer
+  studies than workers the spare cores become threads inside each study, so one study with
+  ``--workers 2`` runs in this process on two threads. ``executor="dask"`` submits one task
+  per study to a dask.distributed cluster: a LocalCluster of ``workers`` processes, or the
+  scheduler at ``scheduler`` (e.g. one started by dask-jobqueue on SLURM).
 * **Shards.** ``shard="I/N"`` takes every N-th input from the I-th (0-based) of the sorted
   list, so the tasks of a job array split a cohort without talking to each other.
+* **Interrupts and full disks.** Ctrl-C ends the workers within seconds; the manifest keeps
+  the studies that finished and no temporary file is left. A study that does not fit on the
+  disk fails alone with "no space left on device".
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import h5py
 
 from sleepfm.config.preprocess import PreprocessConfig
 from sleepfm.errors import InputError, UsageError
+from sleepfm.execute import Task, execute, select_shard
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
 from sleepfm.store.compression import Compression
@@ -68,13 +68,6 @@ def discover(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
     return found.recordings, found.annotations
 
 
-def select_shard(jobs: list[Job], shard: str | None) -> list[Job]:
-    if shard is None:
-        return jobs
-    index, total = (int(part) for part in shard.split("/"))
-    return jobs[index::total]
-
-
 def assign_outputs(files: list[Path], out: Path) -> list[Job]:
     """``(input, out/<name>.h5)`` pairs, one distinct output per input
     (:func:`sleepfm.read.discover.output_names`: ``x.h5``; ``x.edf.h5`` beside ``x.bdf.h5``;
@@ -110,75 +103,23 @@ def plan_workers(workers: int, studies: int, threads: int | None) -> tuple[int, 
     return processes, threads or max(1, workers // processes)
 
 
-def _run_inline(jobs: list[Job], options: ConvertOptions) -> Iterator[StudyResult]:
-    for source, target in jobs:
-        yield convert_file(source, target, options)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # A forkserver forks workers from a clean process (no progress-bar thread, no held
-    # locks), with the heavy modules already imported.
-    if sys.platform.startswith("linux"):
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["sleepfm.preprocessing.convert", "sleepfm.resample.fast", "sleepfm.read.edf"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _run_processes(jobs: list[Job], options: ConvertOptions, processes: int) -> Iterator[StudyResult]:
-    remaining = list(jobs)
-    attempts: dict[Path, int] = {}
-    while remaining:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=_pool_context()) as pool:
-            futures = {pool.submit(convert_file, source, target, options): (source, target)
-                       for source, target in remaining}
-            remaining = []
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    source, target = futures.pop(future)
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        # A worker died (killed, out of memory): every unfinished study of this
-                        # pool lands here. Each is retried once in a fresh pool.
-                        attempts[source] = attempts.get(source, 0) + 1
-                        if attempts[source] > 1:
-                            yield StudyResult(str(source), str(target), "failed",
-                                              error=f"{source}: its worker process died (out of memory?)")
-                        else:
-                            remaining.append((source, target))
-
-
-def _run_dask(jobs: list[Job], options: ConvertOptions, workers: int, scheduler: str | None) -> Iterator[StudyResult]:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise UsageError("--executor dask needs dask.distributed", fix='pip install "sleepfm[dask]"') from None
-    cluster = None
-    try:
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="30s")
-            except OSError as exc:
-                raise UsageError(f"cannot reach the dask scheduler at {scheduler} ({exc})") from None
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-        with client:
-            futures = {client.submit(convert_file, source, target, options, pure=False): (source, target)
-                       for source, target in jobs}
-            for future in as_completed(futures):
-                source, target = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a lost worker fails that study only
-                    yield StudyResult(str(source), str(target), "failed",
-                                      error=f"{source}: dask task failed: {type(exc).__name__}: {exc}")
-    finally:
-        if cluster is not None:
-            cluster.close()
+def _run(jobs: list[Job], config: PreprocessConfig, processes: int, threads: int) -> Iterator[StudyResult]:
+    """Convert ``jobs`` with the configured executor (:mod:`sleepfm.execute`)."""
+    if config.executor == "dask":
+        processes, threads = config.workers, config.threads or 1
+        # Tasks may run on other machines, from another folder: every path they get is absolute.
+        jobs = [(source.absolute(), target.absolute()) for source, target in jobs]
+        if config.channel_map is not None:
+            config = config.model_copy(update={"channel_map": Path(config.channel_map).absolute()})
+    options = convert_options(config, threads)
+    tasks = [Task.call(str(source), convert_file, source, target, options) for source, target in jobs]
+    targets = dict(jobs)
+    for outcome in execute(tasks, config, workers=processes):
+        if outcome.ok:
+            yield outcome.value
+        else:  # the task itself never raises; this is a worker that died or an executor failure
+            source = Path(outcome.task.key)
+            yield StudyResult(str(source), str(targets[source]), "failed", error=outcome.error or "")
 
 
 # ---------------------------------------------------------------------------- batch
@@ -235,7 +176,7 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
     # As save_resolved_config, through a temporary that a later run can tell is stale.
     write_text_atomically(out / RESOLVED_CONFIG_NAME, dump_yaml(config))
     if on_start is not None:
-        on_start(len(selected))
+        on_start(len(selected) + len(annotation_files))
 
     def record(result: StudyResult) -> None:
         report.results.append(result)
@@ -249,18 +190,11 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
         record(StudyResult(str(source), "", "ignored", warnings=[
             "holds only annotations (a hypnogram, not a recording): read it with sleepfm hypnogram"]))
     processes, threads = plan_workers(config.workers, len(jobs), config.threads)
-    results: Iterator[StudyResult]
-    if not jobs:
-        results = iter(())
-    elif config.executor == "dask":
-        results = _run_dask(jobs, convert_options(config, config.threads or 1), config.workers, config.scheduler)
-    elif processes == 1:
-        results = _run_inline(jobs, convert_options(config, threads))
-    else:
-        results = _run_processes(jobs, convert_options(config, threads), processes)
     try:
-        for result in results:
+        for result in _run(jobs, config, processes, threads):
             record(result)
     finally:
         manifest.write()
+        # Workers ended by an interrupt unwind and remove their own; this catches the rest.
+        remove_stale_temporaries(out)
     return report

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sleepfm.config.quality import QualityConfig
-from sleepfm.errors import InputError
+from sleepfm.errors import DiskFullError, InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
@@ -90,13 +90,18 @@ def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyRe
             result.backend = recording.backend
             convert_recording(recording, output, options.mapper().for_recording(Path(source)), options, result)
         result.status = "done"
+    except DiskFullError as exc:
+        result.error = f"{source}: {exc}"
     except InputError as exc:
         result.error = str(exc)
     except MemoryError:
         result.error = f"{source}: out of memory — use fewer --workers"
     except Exception as exc:
-        log.debug("unexpected failure on %s", source, exc_info=True)
-        result.error = f"{source}: unexpected {type(exc).__name__}: {exc} — rerun with --debug and report it"
+        if (full := disk_full(exc, output.parent)) is not None:
+            result.error = f"{source}: {full}"
+        else:
+            log.debug("unexpected failure on %s", source, exc_info=True)
+            result.error = f"{source}: unexpected {type(exc).__name__}: {exc} — rerun with --debug and report it"
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 

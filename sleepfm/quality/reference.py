@@ -16,7 +16,6 @@ use, then beside the base model.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
 
 REFERENCE_NAME = "reference_statistics.json"
@@ -112,9 +111,8 @@ class Reference:
         path = Path(path)
         if path.is_dir():
             path = path / REFERENCE_NAME
-        atomic_write_text(path, json.dumps({"format": FORMAT, "format_version": 1, "source": self.source,
-                                            "created": self.created, "nights": self.nights,
-                                            "modalities": self.modalities}, indent=1) + "\n")
+        write_json(path, {"format": FORMAT, "format_version": 1, "source": self.source, "created": self.created,
+                          "nights": self.nights, "modalities": self.modalities}, indent=1)
         return path
 
     @classmethod
@@ -174,11 +172,9 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
     ``reference_statistics.json``; default ``model_base/``). Returns the reference, its path and
     the recordings with their errors, if any."""
     from sleepfm.clinical.inputs import recordings_and_names, scored_hypnograms
-    from sleepfm.clinical.models import CheckpointSet, StagingRunner
-    from sleepfm.clinical.night import align_scored, stage_night
-    from sleepfm.clinical.prepare import PrepareSettings, recording_info
+    from sleepfm.clinical.models import CheckpointSet, staging_runner
+    from sleepfm.clinical.prepare import PrepareSettings
     from sleepfm.clinical.stage import each_recording
-    from sleepfm.report.sleep_stats import agreement
 
     settings = settings or PrepareSettings()
     target = Path(out) if out is not None else Path(checkpoints) / "model_base"
@@ -188,29 +184,46 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
     scored = scored_hypnograms([Path(h) for h in hypnograms], found, fmt=hypnogram_format,
                                given=[Path(p) for p in recordings], notify=notify)
     models = CheckpointSet(Path(checkpoints)).require("base")
-    runner = StagingRunner(models.path("staging"), settings.device) if scored and models.has("staging") else None
-    measured: dict[Path, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}
-
-    def measure(recording: Any) -> None:
-        entry: dict[str, Any] = {"file": str(recording.source)}
-        hypnogram = scored.get(recording.source)
-        if isinstance(hypnogram, Hypnogram) and runner is not None:
-            info = recording_info(recording)
-            night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
-                                start_time=info.start_time)
-            truth = align_scored(hypnogram, info.start_time, info.duration)
-            n = min(truth.n_epochs, night.hypnogram.n_epochs)
-            entry["kappa"] = round(float(agreement(truth.stages[:n], night.hypnogram.stages[:n]).kappa), 4)
-        # Read now: without --work the embeddings are deleted with the temporary work folder.
-        measured[recording.source] = (entry, night_tokens(recording.embeddings))
-
+    staging = models.path("staging") if scored and models.has("staging") else None
+    if staging is not None:
+        staging_runner(staging, settings.device)  # a head that does not load fails before any work
     refused = {source: ("hypnogram", error) for source, error in scored.items() if not isinstance(error, Hypnogram)}
-    done = each_recording(found.recordings, work, target.parent, models, settings, notify, "calibrate", measure,
-                          keys, refused)
-    ready = [measured[r.source] for r in done if r.ok and r.source in measured]
+    contexts = {source: hypnogram for source, hypnogram in scored.items() if isinstance(hypnogram, Hypnogram)}
+    done = each_recording(found.recordings, work, target.parent, models, settings, notify,
+                          _Measure(staging, settings.device), keys=keys, contexts=contexts, refused=refused)
+    ready = [r.result for r in done if r.ok and r.result is not None]
     if not ready:
         raise InputError("no recording could be embedded, so there is nothing to calibrate on",
                          fix="see the errors above")
     reference = Reference.from_nights([tokens for _, tokens in ready], nights=[entry for entry, _ in ready],
                                       source=f"sleepfm calibrate-reference: {len(ready)} night(s) of the lab")
     return reference, reference.save(target), done
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """calibrate-reference's step on a prepared night (picklable, as every pipeline analysis):
+    its 5-s token statistics and, with a scored hypnogram and a staging head, its κ."""
+
+    staging: Path | None
+    device: str
+    step: str = "calibrate"
+
+    def __call__(self, recording: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        from sleepfm.clinical.models import staging_runner
+        from sleepfm.clinical.night import align_scored, stage_night
+        from sleepfm.clinical.prepare import recording_info
+        from sleepfm.report.sleep_stats import agreement
+
+        entry: dict[str, Any] = {"file": str(recording.source)}
+        hypnogram = recording.context
+        if isinstance(hypnogram, Hypnogram) and self.staging is not None:
+            info = recording_info(recording)
+            runner = staging_runner(self.staging, self.device)
+            night = stage_night(runner.probabilities(recording.embeddings), duration=info.duration,
+                                start_time=info.start_time)
+            truth = align_scored(hypnogram, info.start_time, info.duration)
+            n = min(truth.n_epochs, night.hypnogram.n_epochs)
+            entry["kappa"] = round(float(agreement(truth.stages[:n], night.hypnogram.stages[:n]).kappa), 4)
+        # Read now: without --work the embeddings are deleted with the temporary work folder.
+        return entry, night_tokens(recording.embeddings)

@@ -20,7 +20,6 @@ the same checks and thresholds by this version of sleepfm, else the store is rea
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import pandas as pd
 from sleepfm.config.base import atomic_write_text, save_resolved_config
 from sleepfm.config.quality import QcConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.json_output import write_json
 from sleepfm.quality.assess import CheckSet, assess_store
 from sleepfm.quality.flags import QualityFlags
 from sleepfm.quality.summary import VERDICTS, StudyQuality, epoch_table, judge
@@ -191,7 +191,7 @@ def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, co
     meanings = {name: _meaning(name) for name in flags.checks}
     document = {"file": str(source), "duration_s": round(duration, 3), "start_time": start or None,
                 **quality.as_dict(), "checks": meanings, "config": config.quality.model_dump(mode="json")}
-    atomic_write_text(written[1], json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    write_json(written[1], document, ensure_ascii=False)
     if config.plot:
         from sleepfm.quality.heatmap import render_heatmap
 

@@ -36,6 +36,7 @@ import numpy as np
 from sleepfm import __version__
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.store.h5_output import H5Output
 
 FORMAT = "sleepfm-embeddings"
 TOKENS = "5s"
@@ -59,30 +60,30 @@ def write_embeddings(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     present = [m for m in MODALITIES if m in tokens]
+    output = H5Output(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
     try:
-        with h5py.File(tmp, "w") as handle:
-            for modality in present:
-                handle.create_dataset(f"{TOKENS}/{modality.value}", data=np.asarray(tokens[modality], np.float32))
-                handle.create_dataset(f"{POOLED}/{modality.value}", data=np.asarray(pooled[modality], np.float32))
-            first = np.asarray(pooled[present[0]]) if present else np.zeros((0, 0))
-            defaults: dict[str, Any] = {
-                "format": FORMAT,
-                "n_chunks": int(first.shape[0]),
-                "patch_seconds": 5.0,
-                "chunk_seconds": 300.0,
-                "embed_dim": int(first.shape[1]) if first.ndim == 2 else 0,
-                "modalities_missing": json.dumps([m.value for m in MODALITIES if m not in tokens]),
-                "padded_tokens": 0,
-                "sleepfm_version": __version__,
-            }
-            for key, value in {**defaults, **dict(attrs or {})}.items():
-                handle.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
-        os.replace(tmp, path)
+        handle = output.file
+        for modality in present:
+            handle.create_dataset(f"{TOKENS}/{modality.value}", data=np.asarray(tokens[modality], np.float32))
+            handle.create_dataset(f"{POOLED}/{modality.value}", data=np.asarray(pooled[modality], np.float32))
+        first = np.asarray(pooled[present[0]]) if present else np.zeros((0, 0))
+        defaults: dict[str, Any] = {
+            "format": FORMAT,
+            "n_chunks": int(first.shape[0]),
+            "patch_seconds": 5.0,
+            "chunk_seconds": 300.0,
+            "embed_dim": int(first.shape[1]) if first.ndim == 2 else 0,
+            "modalities_missing": json.dumps([m.value for m in MODALITIES if m not in tokens]),
+            "padded_tokens": 0,
+            "sleepfm_version": __version__,
+        }
+        for key, value in {**defaults, **dict(attrs or {})}.items():
+            handle.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        output.discard()
         raise
+    output.commit(path)
     return path
 
 
@@ -104,12 +105,17 @@ def write_published_embeddings(
     try:
         for tmp, series in zip(temporaries, (tokens, pooled), strict=True):
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            with h5py.File(tmp, "w") as handle:
+            output = H5Output(tmp)
+            try:
                 for modality in MODALITIES:
                     if modality in series:
                         data = np.asarray(series[modality], dtype=np.float32)
-                        handle.create_dataset(modality.value, data=data, chunks=(128, data.shape[1]),
-                                              maxshape=(None, data.shape[1]))
+                        output.file.create_dataset(modality.value, data=data, chunks=(128, data.shape[1]),
+                                                   maxshape=(None, data.shape[1]))
+            except BaseException:
+                output.discard()
+                raise
+            output.finish()
         for tmp, path in zip(temporaries, targets, strict=True):
             os.replace(tmp, path)
     except BaseException:

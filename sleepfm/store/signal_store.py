@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from sleepfm.errors import InputError
+from sleepfm.errors import InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.checks import (
@@ -254,6 +254,8 @@ def write_text_atomically(path: Path, text: str) -> Path:
     try:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
+    except OSError as exc:
+        raise disk_full(exc, path.parent) or exc from None
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -341,7 +343,10 @@ class SignalStoreWriter:
         if not isinstance(compression, Compression):
             compression = Compression(compression or "none", compression_opts, shuffle)
         self.compression = compression
-        self._file = h5py.File(self.tmp_path, "w")
+        from sleepfm.store.h5_output import H5Output
+
+        self._output = H5Output(self.tmp_path)
+        self._file = self._output.file
         self._file.attrs.update(
             {
                 "format": FORMAT,
@@ -425,16 +430,11 @@ class SignalStoreWriter:
             self._file.attrs["notes"] = json.dumps(self.notes, ensure_ascii=False)
         if self.quality is not None:
             self.quality.write(self._file)
-        self._file.close()
-        os.replace(self.tmp_path, self.path)
-        return self.path
+        return self._output.commit(self.path)
 
     def abort(self) -> None:
         """Discard the partial file."""
-        try:
-            self._file.close()
-        finally:
-            self.tmp_path.unlink(missing_ok=True)
+        self._output.discard()
 
     def __enter__(self) -> SignalStoreWriter:
         return self

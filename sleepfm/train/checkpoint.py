@@ -19,7 +19,6 @@ complete checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -32,7 +31,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import CheckpointError
 
 STATE_NAME = "trainer_state.pt"
@@ -139,10 +137,6 @@ def load_trainer_state(folder: Path) -> dict[str, Any]:
     except (OSError, RuntimeError, EOFError) as exc:
         raise CheckpointError(f"cannot read the trainer state ({exc})".split("\n")[0], where=folder,
                               fix="remove this checkpoint folder to resume from the one before") from None
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(Path(path), json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def state_dict_of(state: TrainState) -> dict[str, Any]:

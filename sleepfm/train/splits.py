@@ -14,7 +14,6 @@ expression whose first group is the participant, or the built-in NSRR naming rul
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sleepfm.config.base import atomic_write_text
 from sleepfm.errors import InputError
 from sleepfm.json_input import read_json
+from sleepfm.json_output import write_json
 
 #: NSRR cohort naming: the participant is the part after the visit.
 NSRR_PARTICIPANT_RULES: tuple[tuple[str, str], ...] = (
@@ -78,8 +77,7 @@ def read_split_file(path: Path, root: Path | None = None) -> SplitFile:
 def write_split_file(path: Path, splits: Mapping[str, Iterable[str | Path]]) -> Path:
     """Write a split file of the published shape (paths as given)."""
     payload = {name: [str(p) for p in entries] for name, entries in splits.items()}
-    atomic_write_text(Path(path), json.dumps(payload, indent=2) + "\n")
-    return Path(path)
+    return write_json(Path(path), payload)
 
 
 class ParticipantMap:

@@ -35,6 +35,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.interfaces.loss import Loss
+from sleepfm.json_output import write_json
 from sleepfm.train import distributed as dist
 from sleepfm.train.checkpoint import (
     BEST,
@@ -48,7 +49,6 @@ from sleepfm.train.checkpoint import (
     restore_rng,
     save_checkpoint,
     save_model_folder,
-    write_json,
 )
 from sleepfm.train.metrics_log import MetricsLog, training_progress
 from sleepfm.train.optim import build_optimizer, build_scheduler, current_lr

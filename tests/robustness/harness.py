@@ -70,6 +70,39 @@ def run_sleepfm(args: Sequence[str | os.PathLike[str]], *, cwd: Path | None = No
     return Outcome(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - start)
 
 
+def start_sleepfm(args: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
+                  memory_mb: int = MEMORY_CEILING_MB) -> subprocess.Popen[str]:
+    """Start ``python -m sleepfm ARGS`` under the memory ceiling, in its own process group (as a
+    terminal runs a job), for cases that signal it while it works; ``communicate()`` it to finish."""
+    argv = [str(a) for a in args]
+    environment = {**os.environ, "PYTHONWARNINGS": "default", "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "sleepfm", *argv], cwd=cwd, env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: _limits(memory_mb))
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def run_inprocess(args: Sequence[str | os.PathLike[str]]) -> Outcome:
     """``sleepfm ARGS`` in this process (fast; no ceilings): stdout, stderr and every warning captured
     as a user's terminal would show them. For cases that cannot exhaust memory or time."""
@@ -206,3 +239,20 @@ def mutated_copy(source: Path, target: Path, edits: dict[int, bytes] | None = No
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(bytes(data))
     return target
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``"2m"``) mounted at ``folder`` for full-disk cases; the test is
+    skipped, with the reason, where mounting is not allowed (not root, no mount namespace)."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for a full-disk case: {mounted.stderr.strip() or 'not root'}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -1,8 +1,10 @@
-"""One bad file never stops a batch (issue class 2): each malformed input fails alone with one
-line naming it, the other studies complete, and the exit code says some failed."""
+"""One bad file never stops a batch (issue 10.2): in ``embed``, ``preprocess``, ``stage`` and
+``run`` each malformed input fails alone with one line naming it, the other studies complete,
+and the exit code says some failed — in this process and across worker processes."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,10 @@ import h5py
 import numpy as np
 import pytest
 
-from .harness import assert_partial_failure, mutated_copy, run_inprocess
+from sleepfm.read.edf_writer import synthetic_recording
+from tests.helpers_models import SMALL_CHUNK, STUDY, small_checkpoint, write_study
+
+from .harness import assert_partial_failure, assert_quiet, leftovers, mutated_copy, run_inprocess, run_sleepfm
 
 
 def _attribute(name: str, value: object, dataset: str | None = None) -> Callable[[h5py.File], None]:
@@ -126,3 +131,54 @@ def test_run_a_cohort_with_a_mislabelled_recording_and_a_damaged_hypnogram(psg: 
     assert studies["good"]["status"] == studies["scored"]["status"] == "ok"
     # The hypnogram with the undecodable byte is not used, and the study says why.
     assert any("0xff" in note for note in studies["scored"]["notes"]), studies["scored"]
+
+
+# Across worker processes (the executor layer), in a subprocess under the memory ceiling.
+BROKEN_STORES = {
+    "rate": lambda f: f.attrs.__setitem__("sampling_rate", "fast"),
+    "modality": lambda f: f["Thor"].attrs.__setitem__("modality", "XYZ"),
+    "notes": lambda f: f.attrs.__setitem__("notes", "{not json"),
+    "strings": lambda f: (f.__delitem__("EKG"), f.create_dataset("EKG", data=np.array([b"abc"] * 4096)),
+                          f["EKG"].attrs.__setitem__("modality", "EKG")),
+}
+
+
+@pytest.mark.slow
+def test_embed_in_worker_processes_fails_each_malformed_store_alone(tmp_path: Path) -> None:
+    workers = "2"
+    checkpoint = small_checkpoint(tmp_path / "model")
+    folder = tmp_path / "h5"
+    for name in ("good1", "good2", *BROKEN_STORES):
+        write_study(folder / f"{name}.h5", STUDY, 3 * SMALL_CHUNK)
+    for name, damage in BROKEN_STORES.items():
+        with h5py.File(folder / f"{name}.h5", "a") as handle:
+            damage(handle)
+    out = tmp_path / "out"
+    outcome = run_sleepfm(["embed", folder, "--checkpoint", checkpoint, "--out", out, "--workers", workers])
+    assert outcome.code == 1, outcome.describe()
+    assert_quiet(outcome)
+    named = {name: [line for line in outcome.error_lines if f"{name}.h5" in line] for name in BROKEN_STORES}
+    assert all(len(lines) == 1 for lines in named.values()), outcome.describe()
+    assert sorted(p.name for p in out.glob("*.h5")) == ["good1.h5", "good2.h5"] and not leftovers([out])
+    assert f"{len(BROKEN_STORES)} of {len(BROKEN_STORES) + 2} studies were not embedded" in outcome.error_lines[-1]
+
+
+@pytest.mark.slow
+def test_preprocess_in_worker_processes_fails_each_malformed_recording_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    montage = {"C3-M2": 256.0, "ECG": 256.0, "Chin": 256.0, "Thor": 32.0}
+    good = [synthetic_recording(folder / f"good{i}.edf", 60, montage, seed=i) for i in range(2)]
+    mutated_copy(good[0], folder / "cut.edf", truncate=1000)
+    mutated_copy(good[0], folder / "header.edf", {252: b"xx  "})  # number of signals
+    (folder / "text.edf").write_text("not a recording at all")
+    out = tmp_path / "out"
+    outcome = run_sleepfm(["preprocess", folder, "--out", out, "--workers", "2"])
+    assert outcome.code == 1 and len(outcome.error_lines) == 3, outcome.describe()
+    assert_quiet(outcome)
+    for name in ("cut.edf", "header.edf", "text.edf"):
+        assert sum(name in line for line in outcome.error_lines) == 1, outcome.describe()
+    with open(out / "manifest.csv", newline="") as handle:
+        statuses = {Path(row["file"]).name: row["status"] for row in csv.DictReader(handle)}
+    assert statuses == {"good0.edf": "done", "good1.edf": "done", "cut.edf": "failed", "header.edf": "failed",
+                        "text.edf": "failed"}
+    assert not leftovers([out])
