@@ -17,7 +17,7 @@ import pytest
 
 from sleepfm.cli.app import main
 
-from .helpers_clinical import COMPAT, LABELS, NIGHT, error_lines, write_night
+from .helpers_clinical import COMPAT, LABELS, NIGHT, START, error_lines, write_night
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,25 @@ def test_embed_on_dask_and_in_shards_is_the_local_run_bit_for_bit(tmp_path: Path
         assert theirs.keys() == local.keys() and all(np.array_equal(local[k], theirs[k]) for k in local), other
     assert sorted(p.name for p in (tmp_path / "shards").glob("config.resolved*")) == [
         "config.resolved.shard-0-of-2.yaml", "config.resolved.shard-1-of-2.yaml"]
+
+
+@pytest.mark.slow
+def test_warnings_made_on_a_worker_reach_the_user(shared: Path, cluster: str, tmp_path: Path, capsys) -> None:
+    """A night whose EEG and EOG are flat is unusable; the stage step that finds it may run on a
+    dask worker, and its warning still reaches the terminal, once, as it does locally."""
+    from sleepfm.demo.physiology import Traits
+    from sleepfm.demo.synth import synthesize_signals, write_psg
+
+    signals = synthesize_signals(np.asarray(NIGHT), Traits(), np.random.default_rng(3))
+    for name in ("F4-M1", "C4-M1", "O2-M1", "E1-M2", "E2-M2"):
+        signals[name] = np.zeros_like(signals[name])
+    night = write_psg(tmp_path / "flat.edf", signals, start=START, patient="p3", male=False)
+    common = ["stage", str(night), "--checkpoints", str(shared / COMPAT), "--no-plot", "--quiet"]
+    for executor in ("local", "dask"):
+        extra = ["--scheduler", cluster] if executor == "dask" else []
+        assert main([*common, "--out", str(tmp_path / executor), "--executor", executor, *extra]) == 0
+        stderr = capsys.readouterr().err
+        lines = [line for line in stderr.splitlines() if "signal quality unusable" in line]
+        assert len(lines) == 1 and lines[0].startswith("warning: flat: "), stderr
+        stats = json.loads((tmp_path / executor / "flat.stats.json").read_text())
+        assert stats["quality"]["verdict"] == "unusable"
