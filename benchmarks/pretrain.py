@@ -35,7 +35,7 @@ import torch
 from sleepfm import registry
 from sleepfm.config import load_config
 from sleepfm.interfaces.modality import MODALITIES, Modality
-from sleepfm.store.signal_store import SignalStoreWriter
+from sleepfm.store.signal_writer import SignalStoreWriter
 from sleepfm.train.datasets import PadSignals, SignalChunkDataset, index_signal_stores
 from sleepfm.train.run import run_training
 

@@ -14,7 +14,7 @@ from sleepfm.checkpoints import save_model
 from sleepfm.checkpoints.published import PublishedBaseConfig
 from sleepfm.embedding.set_transformer import SetTransformer, SetTransformerConfig
 from sleepfm.interfaces.modality import Modality
-from sleepfm.store.signal_store import SignalStoreWriter
+from sleepfm.store.signal_writer import SignalStoreWriter
 
 RATE = 128.0
 #: The small test model has 64-sample patches and 16 positions: 8-s "chunks" of 1024 samples.

@@ -15,7 +15,7 @@ from sleepfm.errors import DiskFullError
 from sleepfm.store import h5_output
 from sleepfm.store.embedding_store import write_embeddings
 from sleepfm.store.h5_output import H5Output
-from sleepfm.store.signal_store import SignalStoreWriter
+from sleepfm.store.signal_writer import SignalStoreWriter
 
 pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
 

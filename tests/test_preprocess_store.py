@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from sleepfm.store.compression import Compression, encode
-from sleepfm.store.signal_store import SignalStore, SignalStoreWriter, remove_stale_temporaries, temporary_path
+from sleepfm.store.signal_store import SignalStore
+from sleepfm.store.signal_writer import SignalStoreWriter, remove_stale_temporaries, temporary_path
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "lzf", "zstd"])

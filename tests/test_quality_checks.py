@@ -218,7 +218,8 @@ def test_verdicts_and_their_reasons() -> None:
 
 def test_chunk_masks_follow_the_fraction_of_flagged_patches(tmp_path: Path) -> None:
     from sleepfm.embedding.masking import quality_masks
-    from sleepfm.store.signal_store import SignalStore, SignalStoreWriter
+    from sleepfm.store.signal_store import SignalStore
+    from sleepfm.store.signal_writer import SignalStoreWriter
 
     checks = CheckSet.from_config()
     flat = np.uint32(1) << np.uint32(checks.names.index("flat"))

@@ -14,7 +14,8 @@ from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.map.table import TableMapper, read_channel_table
 from sleepfm.store.embedding_store import EmbeddingStore, write_embeddings
-from sleepfm.store.signal_store import SignalStore, SignalStoreWriter
+from sleepfm.store.signal_store import SignalStore
+from sleepfm.store.signal_writer import SignalStoreWriter
 
 
 def test_signal_store_round_trip_with_attributes(tmp_path: Path) -> None:

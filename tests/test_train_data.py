@@ -16,7 +16,7 @@ from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import Modality
 from sleepfm.labels.tables import read_demographics, read_outcomes
 from sleepfm.map.table import TableMapper
-from sleepfm.store.signal_store import SignalStoreWriter
+from sleepfm.store.signal_writer import SignalStoreWriter
 from sleepfm.train.datasets import (
     EmbeddingDataset,
     PadSignals,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sleepfm.interfaces.modality import MODALITIES
 from sleepfm.store.embedding_store import write_embeddings
-from sleepfm.store.signal_store import SignalStoreWriter
+from sleepfm.store.signal_writer import SignalStoreWriter
 
 CHUNK = 38400
 CHANNELS = {"BAS": ["C3-M2", "C4-M1", "E1-M2"], "RESP": ["Thor", "Abdo"], "EKG": ["ECG"], "EMG": ["Chin"]}

@@ -19,7 +19,6 @@ thread.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ import torch
 from sleepfm.checkpoints.folder import Checkpoint
 from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import InputError, SleepfmError, UnknownComponentError, UsageError, disk_full
+from sleepfm.execute.prefetch import prefetched
 from sleepfm.interfaces.channel_mapper import ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.interfaces.model import Model
@@ -340,7 +340,7 @@ class Embedder:
         stop = threading.Event()
         try:
             batch: list[_Segment] = []
-            for segment in _prefetched(self._segments(paths, studies), 2 * self.batch_size, stop):
+            for segment in prefetched(self._segments(paths, studies), 2 * self.batch_size, stop):
                 batch.append(segment)
                 # A batch ends with a whole unit, so that no unit is split between two batches.
                 plan = segment.study.plan
@@ -358,52 +358,6 @@ class Embedder:
             if pool is not None:
                 pool.shutdown()
             torch.set_num_threads(previous_threads)
-
-
-class _Raised:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _prefetched(items: Iterator[Any], depth: int, stop: threading.Event) -> Iterator[Any]:
-    """``items`` produced by a background thread, up to ``depth`` ahead: reading and inflating
-    HDF5 chunks (one core) overlaps with the model (the others) instead of stalling it."""
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    done = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(done)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
-            put(_Raised(error))
-        finally:
-            items.close()  # type: ignore[attr-defined]
-
-    thread = threading.Thread(target=produce, name="sleepfm-embed-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is done:
-                return
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _as_input_error(exc: Exception, path: Path) -> SleepfmError:

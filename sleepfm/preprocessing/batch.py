@@ -34,7 +34,8 @@ from sleepfm.execute import Task, execute, select_shard
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
 from sleepfm.store.compression import Compression
-from sleepfm.store.signal_store import FORMAT, remove_stale_temporaries, write_text_atomically
+from sleepfm.store.signal_store import FORMAT
+from sleepfm.store.signal_writer import remove_stale_temporaries, write_text_atomically
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Channels are processed in a thread pool (reading, resampling, float16 conversion and
 chunk compression release the GIL) and written as they finish; at most ``threads``
 channels are in memory at the file's rate at any time. The store is written under a
-temporary name and renamed when complete (:class:`~sleepfm.store.signal_store.SignalStoreWriter`).
+temporary name and renamed when complete (:class:`~sleepfm.store.signal_writer.SignalStoreWriter`).
 
 Channels whose resampled signal contains NaN are not stored (the published converter
 dropped them too, but shifted every later channel's name — REF-BUG §10.1). Here names are
@@ -32,7 +32,8 @@ from sleepfm.quality.assess import ChannelResult, CheckSet, assess_channel, chan
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
-from sleepfm.store.signal_store import CHUNK_SECONDS, SignalStoreWriter, StoredChannel
+from sleepfm.store.signal_store import CHUNK_SECONDS, StoredChannel
+from sleepfm.store.signal_writer import SignalStoreWriter
 from sleepfm.warnings_log import warnings_to_log
 
 log = logging.getLogger(__name__)

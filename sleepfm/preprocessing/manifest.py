@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sleepfm.preprocessing.convert import StudyResult
-from sleepfm.store.signal_store import write_text_atomically
+from sleepfm.store.signal_writer import write_text_atomically
 
 COLUMNS = ("file", "output", "status", "channels", "modalities", "duration_s", "seconds", "reader", "warnings",
            "error")
