@@ -17,7 +17,7 @@ import click
 import typer
 
 from sleepfm import __version__
-from sleepfm.cli.console import error_line, warning_line
+from sleepfm.cli.console import err, error_line, warning_line
 from sleepfm.errors import SleepfmError, SleepfmWarning
 from sleepfm.registry import PluginWarning, get_registry
 from sleepfm.warnings_log import warnings_to_log
@@ -65,7 +65,6 @@ def build_app() -> typer.Typer:
 def _configure_logging(level: int) -> None:
     from rich.logging import RichHandler
 
-    from sleepfm.cli.console import err
 
     logger = logging.getLogger("sleepfm")
     logger.handlers[:] = [RichHandler(console=err, show_path=False, show_time=False)]

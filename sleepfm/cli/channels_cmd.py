@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sleepfm.cli.console import error_line, out, warning_line
 from sleepfm.errors import SleepfmError
 from sleepfm.map import make_mapper
 from sleepfm.map.rules import RulesMapper
@@ -65,12 +66,10 @@ def channels_command(
     """List each channel: label, rate, unit, modality (or unmapped) and the rule that decided."""
     from rich.table import Table
 
-    from sleepfm.cli.console import error_line, out
     from sleepfm.read.discover import STORE_SUFFIXES, find_recordings
 
     found = find_recordings(files, also=STORE_SUFFIXES)  # files, folders and patterns alike
     if (note := found.set_aside_note()) is not None:
-        from sleepfm.cli.console import warning_line
 
         warning_line(note)
     failed = 0

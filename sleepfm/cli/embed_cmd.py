@@ -11,6 +11,7 @@ import typer
 from sleepfm.cli import options as opt
 from sleepfm.cli.console import err, error_line, out, warning_line
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.errors import InputError, UsageError
 
 
 def embed_command(
@@ -66,7 +67,6 @@ def embed_command(
     from sleepfm.config import EmbedConfig, load_config
     from sleepfm.embedding.api import run_embed
     from sleepfm.embedding.runner import StudyFailure
-    from sleepfm.errors import InputError, UsageError
 
     cli = {
         "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.cli.console import out as console
 from sleepfm.errors import UsageError
 from sleepfm.json_output import write_json
 
@@ -41,7 +42,6 @@ def hypnogram_command(
         "--lights-on", help="End of the statistics window, likewise.", show_default=False)] = None,
 ) -> None:
     """Convert a scored hypnogram to 30-s epochs (W, N1, N2, N3, REM or UNS) in any registered format."""
-    from sleepfm.cli.console import out as console
     from sleepfm.interfaces.hypnogram_writer import HypnogramExport
     from sleepfm.labels import read_hypnogram
     from sleepfm.labels.export import write_files, writer_for

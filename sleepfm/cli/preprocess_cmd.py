@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli import options as opt
+from sleepfm.cli.console import err, error_line, warning_line
+from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 from sleepfm.config import load_config
 
@@ -38,8 +40,6 @@ def preprocess_command(
     overrides: SetOption = None,
 ) -> None:
     """Convert PSG recordings to 128 Hz float16 HDF5 stores (published-compatible), one per study."""
-    from sleepfm.cli.console import err, error_line, warning_line
-    from sleepfm.cli.console import out as stdout
     from sleepfm.preprocessing.batch import run_batch
 
     cli = {

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sleepfm.cli.console import err
+
 
 class StudyProgress:
     """A bar of studies done out of :meth:`start`'s total, naming the last one."""
@@ -31,7 +33,6 @@ class StudyProgress:
 @contextmanager
 def study_progress(label: str, *, quiet: bool = False) -> Iterator[StudyProgress]:
     """``with study_progress("stage") as progress: progress.start(n); ... progress.advance(name)``."""
-    from sleepfm.cli.console import err
 
     if quiet or not err.is_terminal:
         yield StudyProgress()

@@ -9,7 +9,11 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli import options as opt
+from sleepfm.cli.console import err, error_line, warning_line
+from sleepfm.cli.console import out as console
+from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.errors import UsageError
 
 PathArg = Annotated[list[Path], typer.Argument(
     help="EDF/BDF recordings, folders (searched recursively) or glob patterns.", show_default=False)]
@@ -33,7 +37,6 @@ Workers = Annotated[int | None, typer.Option(
 
 def _notify(quiet: bool):  # type: ignore[no-untyped-def]
     """Where a command's messages go: warnings always, the step summaries unless ``--quiet``."""
-    from sleepfm.cli.console import err, warning_line
 
     def say(message: str) -> None:
         if message.startswith("warning: "):
@@ -46,7 +49,6 @@ def _notify(quiet: bool):  # type: ignore[no-untyped-def]
 
 def _settings(device: str, channel_map: Path | None, workers: int | None):  # type: ignore[no-untyped-def]
     from sleepfm.clinical.prepare import PrepareSettings
-    from sleepfm.errors import UsageError
 
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"invalid value for --device: allowed values are auto, cpu and cuda, but got {device!r}")
@@ -58,7 +60,6 @@ def _execution(executor: str | None, scheduler: str | None, shard: str | None): 
 
     from sleepfm.config.base import format_validation_error
     from sleepfm.config.executor import ExecutorOptions
-    from sleepfm.errors import UsageError
 
     given = {k: v for k, v in executor_cli(executor, scheduler, shard).items() if v is not None}
     try:
@@ -68,8 +69,6 @@ def _execution(executor: str | None, scheduler: str | None, shard: str | None): 
 
 
 def _finish(recordings: Sequence, outputs: str, verb: str, out: Path) -> None:  # type: ignore[type-arg]
-    from sleepfm.cli.console import error_line
-    from sleepfm.cli.console import out as stdout
 
     for recording in recordings:
         if recording.ok:
@@ -170,7 +169,6 @@ def risk_command(
 
     from sleepfm.clinical.risk import risk_recordings
     from sleepfm.config.demographics import DemographicsEncoding, check_age, check_sex
-    from sleepfm.errors import UsageError
 
     years, sex_code = check_age(age), check_sex(sex)
     try:
@@ -217,13 +215,10 @@ def run_command(
     overrides: SetOption = None,
 ) -> None:
     """Run a cohort end to end: discover, preprocess, embed, stage, evaluate, report (docs/run.md)."""
-    from sleepfm.cli.console import error_line
-    from sleepfm.cli.console import out as console
     from sleepfm.cli.progress import study_progress
     from sleepfm.clinical.run import run_cohort
     from sleepfm.cohorts import load_cohort
     from sleepfm.config.run import resolve_run_config
-    from sleepfm.errors import UsageError
 
     if merge or folders:
         if not (merge and folders):
@@ -254,8 +249,6 @@ def run_command(
 
 
 def _merge(folders: list[Path], out: Path | None, quiet: bool) -> None:
-    from sleepfm.cli.console import error_line
-    from sleepfm.cli.console import out as console
     from sleepfm.clinical.run_records import merge_runs
 
     records, report = merge_runs(folders, out, notify=_notify(quiet))

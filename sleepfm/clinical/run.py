@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from sleepfm.config.base import resolved_config_name, save_resolved_config
 from sleepfm.config.executor import select_shard
 from sleepfm.config.run import RunConfig
-from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
 from sleepfm.interfaces.cohort import Cohort, Study
 from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
@@ -213,7 +213,6 @@ def _same_night(study: Study, scored: Hypnogram, start: datetime | None, record:
     import warnings
 
     from sleepfm.cohorts.pairing import other_night
-    from sleepfm.errors import InputWarning
 
     problem = other_night(start, scored.start_time)
     if problem is None:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.cli.console import error_line, warning_line
+from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.errors import UsageError
 
 
 def qc_command(
@@ -27,8 +30,6 @@ def qc_command(
     overrides: SetOption = None,
 ) -> None:
     """Check signal quality: per study a flag table, a summary with a verdict and a heat map."""
-    from sleepfm.cli.console import error_line, warning_line
-    from sleepfm.cli.console import out as stdout
     from sleepfm.config import load_config
     from sleepfm.config.quality import QcConfig
     from sleepfm.quality.run import SUMMARY, run_qc
@@ -79,10 +80,7 @@ def calibrate_reference_command(
         show_default=False)] = None,
 ) -> None:
     """Build the foreign-data reference of a checkpoint from a lab's own nights (docs/quality.md)."""
-    from sleepfm.cli.console import error_line, warning_line
-    from sleepfm.cli.console import out as stdout
     from sleepfm.clinical.prepare import PrepareSettings
-    from sleepfm.errors import UsageError
     from sleepfm.quality.reference import calibrate
 
     if device not in ("auto", "cpu", "cuda"):

@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 
 from sleepfm.config.base import RESOLVED_CONFIG_NAME, WorkflowConfig, dump_yaml, read_yaml, save_resolved_config
-from sleepfm.errors import UsageError
+from sleepfm.errors import SleepfmError, UsageError
 from sleepfm.train import distributed as dist
 from sleepfm.train.build import BUILDERS
 from sleepfm.train.checkpoint import list_checkpoints, seed_everything
@@ -86,7 +86,6 @@ def run_training(config: WorkflowConfig, *, resume: bool = False, console: Conso
 def _write_reference(run: Path, train: list[Path], workflow: str) -> None:
     """Reference statistics of the training nights' embeddings beside the fine-tuned head (its best/
     and final/ folders), for the foreign-data warning of ``stage``, ``risk`` and ``run``."""
-    from sleepfm.errors import SleepfmError
     from sleepfm.quality.reference import Reference
 
     try:
