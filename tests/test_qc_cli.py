@@ -65,7 +65,8 @@ def test_qc_writes_tables_verdicts_heat_maps_and_a_ranked_summary(tmp_path: Path
 
 
 def test_qc_refuses_bad_usage_with_one_line(tmp_path: Path, capsys) -> None:
-    assert main(["qc", str(tmp_path / "missing.edf"), "--out", str(tmp_path / "o")]) == 1
+    # The rule every command shares (sleepfm.read.discover): a missing input is a usage error.
+    assert main(["qc", str(tmp_path / "missing.edf"), "--out", str(tmp_path / "o")]) == 2
     assert "input not found" in capsys.readouterr().err
     (tmp_path / "a.edf").write_bytes(b"x")
     assert main(["qc", str(tmp_path / "a.edf"), "--out", str(tmp_path / "o"), "--hypnogram", str(tmp_path / "a.edf"),
@@ -97,3 +98,21 @@ def test_qc_reuses_the_flags_preprocess_kept_only_when_made_the_same_way(tmp_pat
     assert main(["qc", str(store), "--out", str(tmp_path / "again"), "--no-plot", "--set",
                  "quality.mask_fraction=0.5"]) == 0
     assert json.loads((tmp_path / "again" / "night.qc.json").read_text())["channels"]["C4-M1"]["flags"] == {}
+
+
+@pytest.mark.shared
+def test_qc_finds_inputs_by_the_shared_rule(shared: Path, tmp_path: Path, capsys) -> None:
+    """A folder holding a night as EDF and as BDF plus its hypnogram: the two recordings get
+    distinct names (as in stage, risk and run), the hypnogram is set aside with one warning."""
+    folder = shared / "data" / "psg" / "sleep-edf"
+    assert main(["qc", str(folder), "--out", str(tmp_path / "qc"), "--no-plot"]) == 0
+    captured = capsys.readouterr()
+    assert sum("annotation-only file" in line and "SC4001EC-Hypnogram.edf" in line
+               for line in captured.err.splitlines()) == 1, captured.err
+    names = sorted(p.name for p in (tmp_path / "qc").glob("*.qc.json"))
+    assert names == ["SC4001E0-PSG_first300s.bdf.qc.json", "SC4001E0-PSG_first300s.edf.qc.json"]
+    summary = pd.read_csv(tmp_path / "qc" / "qc_summary.csv")
+    assert sorted(summary["study"]) == ["SC4001E0-PSG_first300s.bdf", "SC4001E0-PSG_first300s.edf"]
+    # A glob pattern works the same way.
+    assert main(["qc", str(folder / "*PSG*.edf"), "--out", str(tmp_path / "glob"), "--no-plot"]) == 0
+    assert [p.name for p in (tmp_path / "glob").glob("*.qc.json")] == ["SC4001E0-PSG_first300s.qc.json"]

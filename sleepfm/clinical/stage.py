@@ -70,11 +70,11 @@ def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None,
     each one as it finishes; the warnings of each result (``result.warnings``) and a summary go to
     ``notify``."""
     say = notify or (lambda _: None)
-    execution = execution or ExecutorOptions()
+    execution, refused, contexts = execution or ExecutorOptions(), refused or {}, contexts or {}
     names = list(keys) if keys is not None else [source.stem for source in sources]
     # Dask workers may run from another folder: their tasks get absolute paths.
     located = [Path(s).absolute() for s in sources] if execution.executor == "dask" else list(sources)
-    recordings = [Recording(key, where, context=(contexts or {}).get(source))
+    recordings = [Recording(key, where, context=contexts.get(source))
                   for key, source, where in zip(names, sources, located, strict=True)]
     if on_start is not None:
         on_start(len(recordings))
@@ -86,8 +86,8 @@ def each_recording(sources: Sequence[Path], work: Path | None, out: Path | None,
             on_done(recording)
 
     for recording, source in zip(recordings, sources, strict=True):
-        if source in (refused or {}):
-            recording.fail(*(refused or {})[source])
+        if source in refused:
+            recording.fail(*refused[source])
             finished(recording)
     ready = [recording for recording in recordings if recording.ok]
     if ready:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,16 +33,16 @@ import pandas as pd
 
 from sleepfm.config.base import atomic_write_text, save_resolved_config
 from sleepfm.config.quality import QcConfig
-from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
 from sleepfm.json_output import write_json
 from sleepfm.quality.assess import CheckSet, assess_store
 from sleepfm.quality.flags import QualityFlags
 from sleepfm.quality.summary import VERDICTS, StudyQuality, epoch_table, judge
+from sleepfm.read.discover import STORE_SUFFIXES, find_recordings, output_names
 from sleepfm.store.signal_store import SignalStore
 
 Notify = Callable[[str], None]
 SUMMARY = "qc_summary.csv"
-STORE_SUFFIXES = (".h5", ".hdf5")
 
 
 @dataclass
@@ -68,24 +69,13 @@ def open_store(path: Path, config: QcConfig) -> SignalStore:
 
 
 def discover(inputs: list[Path]) -> list[Path]:
-    """Recordings and stores: files as given, folders searched recursively."""
-    from sleepfm.read import signal_extensions
-
-    known = (*signal_extensions(), *STORE_SUFFIXES)
-    found: dict[Path, None] = {}
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                if candidate.is_file() and candidate.suffix.lower() in known and not candidate.name.startswith("."):
-                    found[candidate] = None
-        elif path.exists():
-            found[path] = None
-        else:
-            raise InputError("input not found", where=path, fix="check the path; folders are searched recursively")
-    if not found:
-        raise InputError("no recordings or signal stores found", where=", ".join(map(str, inputs)))
-    return list(found)
+    """Recordings and signal stores among ``inputs`` by the rule every command shares
+    (:mod:`sleepfm.read.discover`: files, folders, patterns); annotation-only files are set
+    aside with one warning."""
+    found = find_recordings(inputs, also=STORE_SUFFIXES)
+    if (note := found.set_aside_note()) is not None:
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return found.recordings
 
 
 def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
@@ -95,12 +85,9 @@ def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
     if config.out is None:
         raise UsageError("no output folder", fix="pass --out DIR")
     sources = discover(list(config.inputs))
-    stems: dict[str, Path] = {}
-    for source in sources:
-        if source.stem in stems:
-            raise UsageError(f"{stems[source.stem]} and {source} would write the same outputs ({source.stem}.qc.*)",
-                             fix="check them into different --out folders")
-        stems[source.stem] = source
+    # Same-stem inputs (x.edf and x.bdf, or two folders' night1.edf) get distinct names, as in
+    # stage, risk and run (sleepfm.read.discover.output_names).
+    names = output_names(sources)
     scored = _hypnograms(config, sources)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,10 +96,10 @@ def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
     results = []
     work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
     try:
-        for source in sources:
-            result = QcResult(source, source.stem)
+        for source, name in zip(sources, names, strict=True):
+            result = QcResult(source, name)
             try:
-                result.quality, result.outputs = _one(source, config, checks, work, scored.get(source))
+                result.quality, result.outputs = _one(source, name, config, checks, work, scored.get(source))
             except SleepfmError as exc:
                 result.error = str(exc)
             except (OSError, ValueError, KeyError) as exc:
@@ -148,9 +135,9 @@ def _hypnograms(config: QcConfig, sources: list[Path]) -> dict[Path, Any]:
             for source, path in zip(sources, config.hypnograms, strict=True)}
 
 
-def _one(source: Path, config: QcConfig, checks: CheckSet, work: Path,
+def _one(source: Path, name: str, config: QcConfig, checks: CheckSet, work: Path,
          scored: Any) -> tuple[StudyQuality, list[Path]]:
-    store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, config, work)
+    store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, name, config, work)
     try:
         with open_store(store_path, config) as store:
             # Flags kept by preprocess with these very checks and thresholds are reused: the same
@@ -163,13 +150,13 @@ def _one(source: Path, config: QcConfig, checks: CheckSet, work: Path,
     finally:
         if store_path != source:
             store_path.unlink(missing_ok=True)
-    return write_study(Path(config.out or "."), source, flags, channels, config, start, duration, scored)
+    return write_study(Path(config.out or "."), source, flags, channels, config, start, duration, scored, name)
 
 
-def _convert(source: Path, config: QcConfig, work: Path) -> Path:
+def _convert(source: Path, name: str, config: QcConfig, work: Path) -> Path:
     from sleepfm.preprocessing.convert import ConvertOptions, convert_file
 
-    target = work / f"{source.stem}.h5"
+    target = work / f"{name}.h5"
     options = ConvertOptions(threads=config.workers, reader=config.reader, channel_mapper=config.channel_mapper,
                              channel_map=config.channel_map, quality=config.quality)
     result = convert_file(source, target, options)
@@ -179,12 +166,12 @@ def _convert(source: Path, config: QcConfig, work: Path) -> Path:
 
 
 def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, config: QcConfig, start: str,
-                duration: float, scored: Any = None) -> tuple[StudyQuality, list[Path]]:
-    """Judge one study and write its three files."""
+                duration: float, scored: Any = None, stem: str | None = None) -> tuple[StudyQuality, list[Path]]:
+    """Judge one study and write its three files, named ``stem`` (default: the source's)."""
     from sleepfm.report.hypnogram_plot import write_png
 
     quality = judge(flags, channels, config.quality)
-    stem = source.stem
+    stem = stem or source.stem
     table = epoch_table(flags, channels, start)
     written = [out / f"{stem}.qc.csv", out / f"{stem}.qc.json"]
     atomic_write_text(written[0], table.to_csv(index=False))
