@@ -71,14 +71,13 @@ def risk_summary(table: pd.DataFrame, *, top: int = 10) -> list[dict[str, Any]]:
 
 def risk_texts(table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[str, str]:
     """The CSV and JSON texts of one recording's risk outputs (rendered before anything is written)."""
-    csv_text = table.to_csv(index=False, float_format="%.6f")
-    return csv_text, json_text({**provenance, "top": risk_summary(table)})
+    return table.to_csv(index=False, float_format="%.6f"), json_text({**provenance, "top": risk_summary(table)})
 
 
 def write_risk(out: Path, stem: str, table: pd.DataFrame, provenance: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``<stem>.risk.csv`` and ``<stem>.risk.json`` into ``out`` (each atomically)."""
-    csv_text, json_text = risk_texts(table, provenance)
+    csv_body, json_body = risk_texts(table, provenance)
     csv_path, json_path = Path(out) / f"{stem}.risk.csv", Path(out) / f"{stem}.risk.json"
-    atomic_write_text(csv_path, csv_text)
-    atomic_write_text(json_path, json_text)
+    atomic_write_text(csv_path, csv_body)
+    atomic_write_text(json_path, json_body)
     return csv_path, json_path
