@@ -28,7 +28,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from sleepfm import registry
+from sleepfm import __version__, registry
 from sleepfm.errors import CheckpointError, SleepfmError, UsageError
 from sleepfm.file_modes import make_shareable
 from sleepfm.json_input import read_json
@@ -255,7 +255,6 @@ def save_model(
     """Save a registered component as a sleepfm checkpoint folder (config.json + safetensors)."""
     from safetensors.torch import save_file
 
-    from sleepfm import __version__
 
     if kind is None or name is None:
         kind, name = registered_name(module)

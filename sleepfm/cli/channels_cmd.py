@@ -13,6 +13,7 @@ from sleepfm.errors import SleepfmError
 from sleepfm.map import make_mapper
 from sleepfm.map.rules import RulesMapper
 from sleepfm.read import read_recording
+from sleepfm.read.discover import STORE_SUFFIXES, find_recordings
 from sleepfm.store.signal_names import dataset_names
 
 
@@ -66,7 +67,6 @@ def channels_command(
     """List each channel: label, rate, unit, modality (or unmapped) and the rule that decided."""
     from rich.table import Table
 
-    from sleepfm.read.discover import STORE_SUFFIXES, find_recordings
 
     found = find_recordings(files, also=STORE_SUFFIXES)  # files, folders and patterns alike
     if (note := found.set_aside_note()) is not None:

@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from sleepfm.cli import options as opt
+from sleepfm.cli.checkpoint_cmd import checkpoint_errors
 from sleepfm.cli.console import err, error_line, out, warning_line
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.cli.progress import study_progress
 from sleepfm.errors import InputError, UsageError
 
 
@@ -63,7 +65,6 @@ def embed_command(
     overrides: SetOption = None,
 ) -> None:
     """Embed preprocessed studies: one file per study with /5s/<MODALITY> and /5min/<MODALITY>."""
-    from sleepfm.cli.checkpoint_cmd import checkpoint_errors
     from sleepfm.config import EmbedConfig, load_config
     from sleepfm.embedding.api import run_embed
     from sleepfm.embedding.runner import StudyFailure
@@ -78,7 +79,6 @@ def embed_command(
     assert isinstance(resolved, EmbedConfig)
     if resolved.out is None:
         raise UsageError("no output folder", fix="pass --out DIR")
-    from sleepfm.cli.progress import study_progress
 
     started = time.perf_counter()
     done, failed, chunks, hours = 0, [], 0, 0.0

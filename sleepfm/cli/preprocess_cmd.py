@@ -11,6 +11,7 @@ from sleepfm.cli import options as opt
 from sleepfm.cli.console import err, error_line, warning_line
 from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.cli.progress import study_progress
 from sleepfm.config import load_config
 
 
@@ -53,7 +54,6 @@ def preprocess_command(
     }
     resolved = load_config(config, workflow="preprocess", cli=cli, overrides=overrides or [])
 
-    from sleepfm.cli.progress import study_progress
 
     def arrived(result) -> None:  # type: ignore[no-untyped-def]
         name = Path(result.file).name

@@ -11,6 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from sleepfm.clinical.night import epoch_frame
+from sleepfm.clinical.prepare import PrepareSettings
+from sleepfm.clinical.risk import risk_recordings
+from sleepfm.clinical.run import run_cohort as run
+from sleepfm.clinical.stage import stage_recordings
 from sleepfm.cohorts import load_cohort
 from sleepfm.config.demographics import check_age, check_sex
 from sleepfm.config.run import resolve_run_config
@@ -28,7 +33,6 @@ def run_cohort(plugin: str, data: str | Path, out: str | Path, checkpoints: str 
     >>> report = sleepfm.run_cohort("cohort-shhs", "shhs/", "run/", "checkpoints/")  # doctest: +SKIP
     >>> report["overall"]["pooled"]["kappa"]                                        # doctest: +SKIP
     """
-    from .run import run_cohort as run
 
     cli = {"cohort": {"name": plugin}, "data": str(data), "out": str(out), "checkpoints": str(checkpoints)}
     resolved = resolve_run_config(Path(config) if config else None, cli=cli, overrides=list(overrides),
@@ -78,7 +82,6 @@ class StagedRecording(_Outcome):
     @property
     def probabilities(self) -> pd.DataFrame | None:
         """One row per 30-s epoch: onset, duration, clock time, stage and ``p_W`` … ``p_REM``."""
-        from .night import epoch_frame
 
         return None if self.night is None else epoch_frame(self.night.hypnogram, self.night.probabilities_30s)
 
@@ -101,7 +104,6 @@ def _with_workers(options: dict[str, Any], workers: int | None) -> dict[str, Any
         return options
     from dataclasses import replace
 
-    from .prepare import PrepareSettings
 
     return {**options, "settings": replace(options.get("settings") or PrepareSettings(), workers=workers)}
 
@@ -116,7 +118,6 @@ def stage(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path
     >>> (night,) = sleepfm.stage("night1.edf", "checkpoints/")       # doctest: +SKIP
     >>> night.statistics["predicted"]["total_sleep_time"], night.stages[:3]  # doctest: +SKIP
     """
-    from .stage import stage_recordings
 
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)
     done = stage_recordings([Path(p) for p in items], Path(checkpoints), Path(out) if out is not None else None,
@@ -130,7 +131,6 @@ def risk(recordings: Sequence[str | Path] | str | Path, checkpoints: str | Path,
          age: float, sex: str, workers: int | None = None, **options: Any) -> list[RiskRecording]:
     """Risk tables as ``sleepfm risk`` does, returned per recording; with ``out`` the files are
     written there too. Keyword options as :func:`sleepfm.clinical.risk.risk_recordings`."""
-    from .risk import risk_recordings
 
     items = [recordings] if isinstance(recordings, str | Path) else list(recordings)
     done = risk_recordings([Path(p) for p in items], Path(checkpoints), Path(out) if out is not None else None,

@@ -13,6 +13,8 @@ from sleepfm.cli.console import err, error_line, warning_line
 from sleepfm.cli.console import out as console
 from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.cli.progress import study_progress
+from sleepfm.clinical.prepare import PrepareSettings
 from sleepfm.errors import UsageError
 
 PathArg = Annotated[list[Path], typer.Argument(
@@ -48,7 +50,6 @@ def _notify(quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def _settings(device: str, channel_map: Path | None, workers: int | None):  # type: ignore[no-untyped-def]
-    from sleepfm.clinical.prepare import PrepareSettings
 
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"invalid value for --device: allowed values are auto, cpu and cuda, but got {device!r}")
@@ -117,7 +118,6 @@ def stage_command(
     quiet: opt.QuietOption = False,
 ) -> None:
     """Stage recordings: per recording a 30-s hypnogram (CSV or --format), a figure and sleep statistics."""
-    from sleepfm.cli.progress import study_progress
     from sleepfm.clinical.night import DEFAULT_FORMATS
     from sleepfm.clinical.stage import StageOptions, stage_recordings
     from sleepfm.labels.export import parse_formats, writer
@@ -176,7 +176,6 @@ def risk_command(
     except ValidationError as exc:
         raise UsageError(f"invalid age normalisation: {exc.errors()[0]['msg']}",
                          fix="--age-max must be greater than --age-min") from None
-    from sleepfm.cli.progress import study_progress
 
     with study_progress("risk", quiet=quiet) as progress:
         done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels,
@@ -215,7 +214,6 @@ def run_command(
     overrides: SetOption = None,
 ) -> None:
     """Run a cohort end to end: discover, preprocess, embed, stage, evaluate, report (docs/run.md)."""
-    from sleepfm.cli.progress import study_progress
     from sleepfm.clinical.run import run_cohort
     from sleepfm.cohorts import load_cohort
     from sleepfm.config.run import resolve_run_config

@@ -28,8 +28,10 @@ from datetime import datetime
 from pathlib import Path
 
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
+from sleepfm.labels import read_hypnogram
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
-from sleepfm.read.discover import Found, find_recordings, output_names
+from sleepfm.read import read_recording
+from sleepfm.read.discover import Found, find_recordings, output_names, walk
 
 from .prepare import Notify
 
@@ -52,7 +54,6 @@ def report_set_aside(found: Found, used: Sequence[Path] = ()) -> None:
 
 
 def _recording_start(path: Path) -> datetime | None:
-    from sleepfm.read import read_recording
 
     try:
         with read_recording(path) as recording:
@@ -95,7 +96,6 @@ def scored_hypnograms(explicit: Sequence[Path], found: Found, *, fmt: str = "aut
 
 def _read_explicit(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
                    mapping: StageMapping) -> dict[Path, Hypnogram | SleepfmError]:
-    from sleepfm.labels import read_hypnogram
 
     if len(paths) != len(recordings):
         raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
@@ -114,8 +114,6 @@ def _read_explicit(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
 def _paired(found: Found, fmt: str, mapping: StageMapping, accept_other_night: bool,
             given: Sequence[Path], notify: Notify | None) -> dict[Path, Hypnogram]:
     from sleepfm.cohorts.pairing import other_night, pair_hypnograms, pairing_rules
-    from sleepfm.labels import read_hypnogram
-    from sleepfm.read.discover import walk
 
     recordings = found.recordings
     folders = sorted({r.parent for r in recordings})

@@ -36,7 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sleepfm.config import EmbedConfig, PreprocessConfig
 from sleepfm.config.executor import ExecutorOptions
+from sleepfm.execute import Step, Task, execute
+from sleepfm.execute.local import LocalPool
 
 from .prepare import PrepareSettings, Recording, embedding_is_current
 
@@ -75,7 +78,6 @@ class Pipeline:
         return self.work / "embeddings"
 
     def embed_config(self) -> EmbedConfig:
-        from sleepfm.config import EmbedConfig
 
         s = self.settings
         return EmbedConfig(checkpoint=self.base, out=self.embedding_folder, batch_size=s.batch_size,
@@ -136,7 +138,6 @@ class Pipeline:
 
 
 def _convert_options(settings: PrepareSettings) -> Any:
-    from sleepfm.config import PreprocessConfig
     from sleepfm.preprocessing.batch import convert_options
 
     config = PreprocessConfig(reader=settings.reader, channel_mapper=settings.channel_mapper,
@@ -168,7 +169,6 @@ def _failed(recording: Recording, step: str, error: str | None) -> Recording:
 
 def _run_dask(recordings: list[Recording], pipeline: Pipeline, options: ExecutorOptions,
               workers: int) -> Iterator[Recording]:
-    from sleepfm.execute import Step, Task, execute
 
     gpu = pipeline.settings.device == "cuda"
     original = {r.key: r for r in recordings}
@@ -183,8 +183,6 @@ def _run_local(recordings: list[Recording], pipeline: Pipeline, options: Executo
         for recording in recordings:
             yield from _embed_and_analyse(iter([pipeline.preprocess(recording)]), pipeline, None)
         return
-    from sleepfm.execute import Task
-    from sleepfm.execute.local import LocalPool
 
     pool = LocalPool(min(max(1, workers), len(recordings)), options.retries)
     original = {r.key: r for r in recordings}
@@ -278,7 +276,6 @@ def _embed_and_analyse(prepared: Iterator[Recording], pipeline: Pipeline, pool: 
 def _main_embedder(settings: str, threads: int) -> Any:
     """This process's streaming embedder, on ``threads`` cores (loaded once per settings)."""
     from sleepfm.checkpoints.folder import load_checkpoint
-    from sleepfm.config import EmbedConfig
     from sleepfm.embedding.api import make_embedder
 
     config = EmbedConfig.model_validate_json(settings)

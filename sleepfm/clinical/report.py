@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from sleepfm.config.base import atomic_write_text
+from sleepfm.evaluate.agreement import STATISTICS, bland_altman
 from sleepfm.json_output import write_json
+from sleepfm.quality.clinical import flag_text
 from sleepfm.report.sleep_stats import SCORED, agreement
 
 from .prepare import one_line
@@ -88,7 +90,6 @@ def overall_agreement(records: list[StudyRecord]) -> dict[str, Any] | None:
 
 def bland_altman_rows(records: list[StudyRecord]) -> list[dict[str, Any]] | None:
     """Pooled Bland–Altman rows (predicted − scored) over the studies with night figures."""
-    from sleepfm.evaluate.agreement import STATISTICS, bland_altman
 
     figures = [r.night_figures for r in records if r.status == "ok" and r.night_figures is not None]
     if not figures:
@@ -274,7 +275,6 @@ def readable_report(report: dict[str, Any], records: list[StudyRecord]) -> _Doc:
         doc.table(["study", "step", "error"], [[r.id, r.failed_step or "", r.error or ""] for r in failed])
     for r in records:
         if r.status == "ok" and "plot" in r.outputs:
-            from sleepfm.quality.clinical import flag_text
 
             flag = flag_text(r.quality)
             doc.heading(3, r.id + (f" — {flag}" if flag else ""))

@@ -19,6 +19,7 @@ from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
 from sleepfm.labels.tables import read_label_mapping
+from sleepfm.quality.clinical import recording_quality, warnings_for
 
 from .inputs import recordings_and_names, report_set_aside
 from .models import CheckpointSet, risk_runner
@@ -58,7 +59,6 @@ class RiskModel:
             "columns": "log_hazard: the head's log-risk score per phecode (CoxPH, relative; not a probability)",
         }
         if recording.signals is not None:
-            from sleepfm.quality.clinical import recording_quality
 
             folders = [self.checkpoints.path("diagnosis"), self.checkpoints.path("base")]
             provenance["quality"] = recording_quality(recording.signals, recording.embeddings, folders)
@@ -108,7 +108,6 @@ class RiskAnalysis:
     def __call__(self, recording: Recording) -> RiskResult:
         table, provenance = risk_model(self.models, self.labels, self.device).table(
             recording, self.age, self.sex, self.encoding)
-        from sleepfm.quality.clinical import warnings_for
 
         files = list(write_risk(self.out, recording.key, table, provenance)) if self.out is not None else []
         return RiskResult(table, provenance, files,

@@ -37,14 +37,22 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
+from sleepfm.clinical.night import align_scored
+from sleepfm.clinical.risk_table import risk_summary, write_risk
+from sleepfm.cohorts.pairing import other_night
 from sleepfm.config.base import resolved_config_name, save_resolved_config
 from sleepfm.config.executor import select_shard
 from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
+from sleepfm.evaluate.agreement import night_figures
 from sleepfm.interfaces.cohort import Cohort, Study
 from sleepfm.json_output import write_json
+from sleepfm.labels import read_hypnogram
+from sleepfm.labels.export import parse_formats
 from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.labels.vocabulary import make_mapping
+from sleepfm.quality.clinical import warnings_for
+from sleepfm.report.sleep_stats import aligned_stages
 
 from .models import CheckpointSet, StagingRunner, staging_runner
 from .pipeline import OnDone, Pipeline, run_pipeline
@@ -158,7 +166,6 @@ class _Risk:
 
 def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner: StagingRunner, config: RunConfig,
                  checkpoints: CheckpointSet, out: Path) -> None:
-    from sleepfm.labels import read_hypnogram
 
     info = recording_info(recording)
     record.duration_s, record.start_time = info.duration, info.start_time.isoformat() if info.start_time else None
@@ -190,15 +197,11 @@ def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner
     record.statistics = {k: v for k, v in predicted.items() if k not in ("stage_minutes",)}
     record.agreement = outputs.stats["agreement"]
     record.quality = outputs.stats["quality"]
-    from sleepfm.quality.clinical import warnings_for
 
     record.notes.extend(warnings_for(study.id, record.quality))
     if scored is not None and record.agreement is not None:
         # The night's statistics of both hypnograms over the scored one's window, for the Bland-Altman table.
-        from sleepfm.evaluate.agreement import night_figures
-        from sleepfm.report.sleep_stats import aligned_stages
 
-        from .night import align_scored
 
         aligned = align_scored(scored, night.hypnogram.start_time, night.duration)
         reference, predicted = aligned_stages(aligned, night.hypnogram)
@@ -212,7 +215,6 @@ def _same_night(study: Study, scored: Hypnogram, start: datetime | None, record:
     """``scored``, unless it is dated on another night than the recording (sleepfm.cohorts.pairing)."""
     import warnings
 
-    from sleepfm.cohorts.pairing import other_night
 
     problem = other_night(start, scored.start_time)
     if problem is None:
@@ -226,7 +228,6 @@ def _same_night(study: Study, scored: Hypnogram, start: datetime | None, record:
 def _risk_study(study: Study, recording: Recording, record: StudyRecord, model: RiskModel,
                 person: tuple[float, str] | None, config: RunConfig, out: Path) -> pd.Series | None:
     """Write the study's risk table; returns its log-hazards by phecode (``None`` without age and sex)."""
-    from .risk_table import risk_summary, write_risk
 
     if person is None:
         record.notes.append("no age and sex in the demographics: no risk table")
@@ -286,7 +287,6 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
     number of studies to do, ``on_done`` each study as it finishes (for progress)."""
     say = notify or (lambda _: None)
     data, out, root = _check_paths(config)
-    from sleepfm.labels.export import parse_formats
 
     parse_formats(config.staging.formats)  # an unknown format is refused before any work
     studies = cohort.discover(data)

@@ -24,8 +24,13 @@ from typing import Any
 
 import pandas as pd
 
+from sleepfm import __version__
+from sleepfm.cohorts import load_cohort
+from sleepfm.config.base import read_yaml, validate
 from sleepfm.config.executor import parse_shard, shard_suffix
+from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
+from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
 from sleepfm.interfaces.cohort import Cohort
 from sleepfm.json_output import write_json
 from sleepfm.labels.tables import read_label_mapping
@@ -72,7 +77,6 @@ def _evaluate_risk(hazards: dict[str, dict[str, float]], cohort: Cohort, data: P
         return {"error": " ".join(str(exc).split())}
     if outcomes is None or labels is None:
         return None
-    from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
 
     is_event, times = outcomes
     known = set(labels["phecode"])
@@ -92,7 +96,6 @@ def _evaluate_risk(hazards: dict[str, dict[str, float]], cohort: Cohort, data: P
 def finish_report(out: Path, run: dict[str, Any], records: list[StudyRecord], hazards: dict[str, dict[str, float]],
                   cohort: Cohort, data: Path, labels: pd.DataFrame | None, fmt: str, say: Notify) -> list[Path]:
     """Evaluate, build and write the cohort report into ``out``; returns its files."""
-    from sleepfm import __version__
 
     about = {"cohort": run["cohort"], "data": run["data"], "out": str(out), "checkpoints": run["checkpoints"],
              "sleepfm_version": __version__, "created": datetime.now().isoformat(timespec="seconds"),
@@ -152,9 +155,6 @@ def merge_runs(folders: list[Path], out: Path | None = None, *, notify: Notify |
                ) -> tuple[list[StudyRecord], list[Path]]:
     """The cohort report of the shards in ``folders``, written into ``out`` (default: the first
     folder); returns the records and the report files."""
-    from sleepfm.cohorts import load_cohort
-    from sleepfm.config.base import read_yaml, validate
-    from sleepfm.config.run import RunConfig
 
     say = notify or (lambda _: None)
     folders = [Path(f).absolute() for f in folders]

@@ -39,6 +39,7 @@ import numpy as np
 from sleepfm.config.executor import ExecutorOptions, select_shard
 from sleepfm.errors import SleepfmError
 from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
+from sleepfm.quality.clinical import epochs_without_signal, flag_text, recording_quality, warnings_for
 
 from .inputs import recordings_and_names, scored_hypnograms
 from .models import CheckpointSet, StagingRunner, staging_runner
@@ -145,7 +146,6 @@ class StageAnalysis:
 
     def __call__(self, recording: Recording) -> StageResult:
         """``recording.context``: its scored hypnogram, if any."""
-        from sleepfm.quality.clinical import warnings_for
 
         runner = staging_runner(self.models.path("staging"), self.device)
         night, outputs = stage_one(recording, runner, recording.context, self.options, self.models)
@@ -191,7 +191,6 @@ def stage_recordings(paths: Sequence[Path], checkpoints: Path, out: Path | None,
 def stage_one(recording: Recording, runner: StagingRunner, scored: Hypnogram | None, options: StageOptions,
               models: CheckpointSet, title: str | None = None) -> tuple[StagedNight, NightOutputs]:
     """Stage one prepared recording and render its outputs (nothing is written here)."""
-    from sleepfm.quality.clinical import epochs_without_signal, flag_text, recording_quality
 
     assert recording.embeddings is not None and recording.signals is not None
     info = recording_info(recording)

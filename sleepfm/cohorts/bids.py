@@ -30,13 +30,13 @@ import pandas as pd
 from sleepfm.cohorts.files import check_unique, require_folder
 from sleepfm.errors import InputError
 from sleepfm.interfaces.cohort import Cohort, Study
+from sleepfm.labels.bids_tsv import BidsTsvReader
 from sleepfm.labels.tables import SEX_WORDS, STUDY_ID, demographics_frame, map_sex, numbers
 
 _RECORDING = re.compile(r"^(sub-[A-Za-z0-9]+)(_ses-[A-Za-z0-9]+)?(_[A-Za-z0-9]+-[A-Za-z0-9]+)*_eeg\.(edf|bdf)$")
 
 
 def _has_stage_rows(events: Path) -> bool:
-    from sleepfm.labels.bids_tsv import BidsTsvReader
 
     reader = BidsTsvReader()
     if not reader.sniff(events):

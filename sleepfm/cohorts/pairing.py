@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sleepfm import registry
+from sleepfm.cohorts.pairing_rules import MarkedRule
 from sleepfm.errors import InputWarning
 from sleepfm.interfaces.pairing_rule import PairingRule
 
@@ -37,9 +39,7 @@ SAME_NIGHT_HOURS = 12.0
 
 def pairing_rules(names: Sequence[str] | None = None, *, markers: Sequence[str] | None = None) -> list[PairingRule]:
     """The registered rules (``names`` to choose some), built; ``markers`` replaces the words of ``marked``."""
-    from sleepfm import registry
 
-    from .pairing_rules import MarkedRule
 
     rules = []
     for name in registry.names("pairing_rules") if names is None else names:

@@ -10,13 +10,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from sleepfm import registry
+from sleepfm.registry_records import KINDS
+
 
 def registered(kind: str, *, also: tuple[str, ...] = ()) -> AfterValidator:
     """A validator accepting the names registered for ``kind`` (and the special values ``also``)."""
 
     def check(name: str) -> str:
-        from sleepfm import registry
-        from sleepfm.registry_records import KINDS
 
         known = registry.names(kind)
         if name in also or name in known:

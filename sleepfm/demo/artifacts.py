@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from sleepfm.interfaces.quality_check import PATCH_SECONDS
+from sleepfm.store.signal_names import dataset_names
 
 #: kind → the check meant to flag it.
 CHECK: dict[str, str] = {
@@ -189,7 +190,6 @@ def inject_store_nans(path: Path, artifacts: list[Artifact], rate: float = 128.0
     """Write the ``nan_run`` artifacts into the signal store at ``path`` (EDF cannot hold NaN)."""
     import h5py
 
-    from sleepfm.store.signal_names import dataset_names
 
     runs = [a for a in artifacts if a.kind == "nan_run"]
     if not runs:

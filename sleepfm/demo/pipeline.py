@@ -44,7 +44,13 @@ import sleepfm
 from sleepfm import __version__
 from sleepfm.config import load_config
 from sleepfm.demo.sizes import SIZES, DemoSize
+from sleepfm.demo.synth import synthesize_cohort
 from sleepfm.errors import InputError, UsageError
+from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
+from sleepfm.evaluate.run import evaluate_from_config
+from sleepfm.evaluate.staging import STAGE_NAMES
+from sleepfm.json_output import write_json
+from sleepfm.labels.tables import read_demographics
 from sleepfm.train.splits import ParticipantMap, generate_split, write_split_file
 
 log = logging.getLogger(__name__)
@@ -105,7 +111,6 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
     console.print(f"[bold]sleepfm demo[/] ({size}, seed {seed}) → {out}", highlight=False)
 
     with timer.step("synthesize", f"synthesising {settings.cohort.participants} participants' nights as EDF"):
-        from sleepfm.demo.synth import synthesize_cohort
 
         cohort = synthesize_cohort(out / "cohort", settings.cohort_spec(seed), workers=workers)
     with timer.step("preprocess", f"preprocessing {len(cohort.studies)} EDF files to 128 Hz signal stores"):
@@ -130,7 +135,6 @@ def run_demo(out: Path, *, size: str = "default", seed: int = 0, console: Consol
 
     timings = {**timer.seconds, "total": round(time.perf_counter() - started, 2)}
     report = build_report(out, size, seed, settings, cohort, split, staging, diagnosis, timings)
-    from sleepfm.json_output import write_json
 
     write_json(out / "report.json", report)
     print_summary(console, report)
@@ -172,7 +176,6 @@ def embed(out: Path, pretrain_run: Path) -> None:
 
 
 def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
-    from sleepfm.evaluate.run import evaluate_from_config
 
     overrides = [f"task={task}", f"checkpoint={out / 'runs' / task}", f"out={out / 'evaluation' / task}",
                  f"bootstrap.samples={settings.bootstrap}", "hypnogram_plots=3"]
@@ -241,8 +244,6 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
     risk trait itself (the best any model of the nights could do, up to noise)."""
     import pandas as pd
 
-    from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
-    from sleepfm.labels.tables import read_demographics
 
     labels = SurvivalLabels.read(cohort.is_event, cohort.time_to_event)
     covariates, names = read_demographics(cohort.demographics)
@@ -257,7 +258,6 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
 
 
 def staging_f1(metrics: Any) -> dict[str, float]:
-    from sleepfm.evaluate.staging import STAGE_NAMES
 
     return {name: float(value) for name, value in zip(STAGE_NAMES, metrics.f1, strict=True)}
 

@@ -41,6 +41,7 @@ from sleepfm.demo.participants import (
     outcome_tables,
 )
 from sleepfm.demo.waveforms import Timeline
+from sleepfm.evaluate.diagnosis import write_outcome_table
 from sleepfm.evaluate.outputs import staged_file, write_csv
 from sleepfm.json_output import write_json
 
@@ -288,7 +289,6 @@ def synthesize_cohort(out: Path, spec: CohortSpec = CohortSpec(), *, workers: in
 
 
 def write_labels(out: Path, people: Sequence[Participant], outcomes: tuple[OutcomeSpec, ...]) -> None:
-    from sleepfm.evaluate.diagnosis import write_outcome_table
 
     is_event, time_to_event = outcome_tables(list(people), outcomes)
     write_outcome_table(out / "labels" / "is_event.csv", is_event)

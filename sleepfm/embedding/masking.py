@@ -25,6 +25,7 @@ import numpy as np
 
 from sleepfm.config.quality import QualityConfig
 from sleepfm.interfaces.modality import Modality
+from sleepfm.quality.assess import CheckSet, assess_store
 from sleepfm.store.signal_store import SignalStore
 
 
@@ -89,7 +90,6 @@ def quality_masks(store: SignalStore, channels: dict[Modality, list[str]], n_chu
     flags = store.quality_flags()
     wanted = [name for names in channels.values() for name in names]
     if flags is None or any(name not in flags.channels for name in wanted):
-        from sleepfm.quality.assess import CheckSet, assess_store
 
         by_name = {c.name: c for c in store.channels}
         flags = assess_store(store, CheckSet.from_config(config), [by_name[n] for n in wanted])

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sleepfm.config import load_config
-from sleepfm.evaluate.run import DiagnosisRun, StagingRun
+from sleepfm.evaluate.run import DiagnosisRun, StagingRun, evaluate_from_config
 
 
 def _run(task: str, config: str | Path | None, overrides: Iterable[str], options: dict[str, Any]) -> Any:
-    from sleepfm.evaluate.run import evaluate_from_config
 
     resolved = load_config(Path(config) if config else None, workflow="evaluate", cli={**options, "task": task},
                            overrides=list(overrides))

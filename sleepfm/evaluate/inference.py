@@ -24,6 +24,7 @@ from sleepfm.config.base import read_yaml
 from sleepfm.config.evaluate import EvaluateConfig
 from sleepfm.errors import CheckpointError, InputError, UsageError
 from sleepfm.evaluate.staging import StudyPredictions
+from sleepfm.labels.tables import read_demographics, read_outcomes
 from sleepfm.train.labels import find_label_files, read_stage_tokens
 from sleepfm.train.splits import read_split_file
 
@@ -170,7 +171,6 @@ def predict_risk(config: EvaluateConfig) -> pd.DataFrame:
     """Log-hazards (studies × outcomes) of the evaluated split, columns named like ``is_event.csv``."""
     import torch
 
-    from sleepfm.labels.tables import read_demographics, read_outcomes
     from sleepfm.train.datasets import EmbeddingDataset, find_embedding_files
 
     head, resolved = _load_head(config, "diagnosis")

@@ -29,7 +29,7 @@ from sleepfm.evaluate.diagnosis import (
     evaluate_diagnosis,
     write_diagnosis_report,
 )
-from sleepfm.evaluate.inference import outcome_tables, split_ids
+from sleepfm.evaluate.inference import outcome_tables, predict_risk, predict_staging, split_ids
 from sleepfm.evaluate.predictions import (
     RISK_FILE,
     STAGING_FILE,
@@ -92,7 +92,6 @@ def run_staging(config: EvaluateConfig) -> StagingRun:
     elif config.predictions is not None:
         studies = load_staging_predictions(config.predictions)
     else:
-        from sleepfm.evaluate.inference import predict_staging  # torch is imported only here
 
         studies = predict_staging(config)
     evaluation = evaluate_staging(studies)
@@ -156,7 +155,6 @@ def _risk_and_labels(config: EvaluateConfig, mapping: pd.DataFrame | None) -> tu
     elif config.predictions is not None:
         risk = read_risk_scores(config.predictions)
     else:
-        from sleepfm.evaluate.inference import predict_risk  # torch is imported only here
 
         risk = predict_risk(config)
     if config.predictions is not None and (test_ids := split_ids(config, config.split)) is not None:

@@ -34,6 +34,9 @@ import pandas as pd
 from sleepfm.errors import InputError
 from sleepfm.evaluate.outputs import agg_figure, save_figure, write_csv
 from sleepfm.json_output import write_json
+from sleepfm.labels.hypnogram import Hypnogram, fold_probabilities, fold_stages
+from sleepfm.report.hypnogram_plot import hypnogram_figure
+from sleepfm.report.sleep_stats import confusion_matrix
 
 STAGE_NAMES: tuple[str, ...] = ("Wake", "N1", "N2", "N3", "REM")
 N_CLASSES = len(STAGE_NAMES)
@@ -147,14 +150,12 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> ClassificationMetrics:
-    from sleepfm.report.sleep_stats import confusion_matrix
 
     return ClassificationMetrics(confusion_matrix(np.asarray(y_true), np.asarray(y_pred)))
 
 
 def epoch_labels(token_labels: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH) -> np.ndarray:
     """30-s labels from 5-s labels by the project's folding rule (-1 = left out)."""
-    from sleepfm.labels.hypnogram import fold_stages
 
     return fold_stages(np.asarray(token_labels, dtype=np.int8), tokens_per_epoch)
 
@@ -163,7 +164,6 @@ def epoch_probabilities(
     probabilities: np.ndarray, valid: np.ndarray, tokens_per_epoch: int = TOKENS_PER_EPOCH
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean probabilities of each epoch's valid tokens (E, 5) and whether the epoch has any (E,)."""
-    from sleepfm.labels.hypnogram import fold_probabilities
 
     weights = np.asarray(valid, dtype=np.float64)[:, None]
     # Both folds divide by the same group size, so their ratio is the mean over valid tokens.
@@ -274,8 +274,6 @@ def write_staging_report(evaluation: StagingEvaluation, out_dir: Path,
 
 def plot_study(study: StudyPredictions, path: Path) -> Path:
     """One study's predicted hypnogram, 30-s stage probabilities and scored hypnogram, as a PNG."""
-    from sleepfm.labels.hypnogram import Hypnogram
-    from sleepfm.report.hypnogram_plot import hypnogram_figure
 
     probabilities, has_prediction = epoch_probabilities(study.probabilities, study.valid)
     predicted = np.where(has_prediction, probabilities.argmax(axis=1), UNSCORED)

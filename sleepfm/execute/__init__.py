@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from sleepfm.config.executor import ExecutorOptions, parse_shard, select_shard, shard_suffix
+from sleepfm.execute.dask import run_dask
+from sleepfm.execute.local import LocalPool, run_inline
 
 from .task import Failed, Outcome, Step, Task
 
@@ -30,12 +32,10 @@ def execute(tasks: Sequence[Task], options: ExecutorOptions, *, workers: int = 1
     if not tasks:
         return
     if options.executor == "dask":
-        from .dask import run_dask
 
         yield from run_dask(tasks, workers=workers, scheduler=options.scheduler, retries=options.retries,
                             gpu_wait=options.gpu_wait)
         return
-    from .local import LocalPool, run_inline
 
     if workers <= 1 or len(tasks) == 1:
         yield from run_inline(tasks, options.retries)

@@ -25,6 +25,8 @@ import time
 from multiprocessing.connection import Connection
 from types import FrameType
 
+from sleepfm.execute.task import run_steps, unexpected
+
 #: Seconds between looks at whether the parent is still there.
 WATCH_INTERVAL = 0.5
 #: Seconds a task has to unwind after the parent died before the worker exits regardless.
@@ -45,7 +47,6 @@ def _watch(parent: int) -> None:
 
 def serve(connection: Connection) -> None:
     """Run tasks until the parent says stop (``None``) or goes away."""
-    from sleepfm.execute.task import run_steps, unexpected
 
     while True:
         try:

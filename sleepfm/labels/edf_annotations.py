@@ -36,6 +36,7 @@ from sleepfm.labels.hypnogram import Hypnogram, Stage, StageMapping
 from sleepfm.labels.vocabulary import EventRow, Scored, canonical_event, events_frame, stage_code
 from sleepfm.read.edf import read_record_columns
 from sleepfm.read.edf_header import ANNOTATION_LABELS, read_edf_header
+from sleepfm.read.edf_writer import write_edf
 
 _ANNOTATION_LABELS = tuple(label.encode() for label in ANNOTATION_LABELS)
 _STAGES: dict[str, Scored] = {
@@ -197,7 +198,6 @@ class EdfAnnotationWriter(HypnogramWriter):
     keeps_start_time = True
 
     def render(self, export: HypnogramExport, name: str) -> dict[str, bytes]:
-        from sleepfm.read.edf_writer import write_edf
 
         hypnogram = export.hypnogram
         start = (hypnogram.start_time or ANONYMOUS_START).replace(microsecond=0)

@@ -15,6 +15,7 @@ import numpy as np
 
 from sleepfm.errors import InputError
 from sleepfm.labels.hypnogram import Hypnogram, StageMapping
+from sleepfm.labels.vocabulary import canonical_event, events_frame, stage_code, stage_from_text
 from sleepfm.limits import check_recording_seconds
 
 
@@ -84,7 +85,6 @@ def annotated_hypnogram(notes: Iterable[tuple[float, float | None, str]], mappin
     run-length stages (a stage without a duration covers one ``preferred`` epoch); every other
     text becomes an event. Raises :class:`InputError` when no text names a stage.
     """
-    from sleepfm.labels.vocabulary import canonical_event, events_frame, stage_code, stage_from_text
 
     notes = list(notes)
     # Events too: an infinite onset would reach the event table and every output made from it.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sleepfm.config import load_config
-from sleepfm.preprocessing.batch import BatchReport
+from sleepfm.preprocessing.batch import BatchReport, run_batch
 
 
 def preprocess(
@@ -34,7 +34,6 @@ def preprocess(
     >>> report = sleepfm.preprocess(["night1.edf", "cohort/"], "h5/", workers=4)  # doctest: +SKIP
     >>> [r.error for r in report.failures]                                     # doctest: +SKIP
     """
-    from sleepfm.preprocessing.batch import run_batch
 
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     cli = {

@@ -28,13 +28,16 @@ from pathlib import Path
 
 import h5py
 
+from sleepfm.config import RESOLVED_CONFIG_NAME
+from sleepfm.config.base import dump_yaml
 from sleepfm.config.preprocess import PreprocessConfig
 from sleepfm.errors import InputError, UsageError
 from sleepfm.execute import Task, execute, select_shard
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
+from sleepfm.read.discover import find_recordings, output_names
 from sleepfm.store.compression import Compression
-from sleepfm.store.signal_store import FORMAT
+from sleepfm.store.signal_store import FORMAT, SignalStore
 from sleepfm.store.signal_writer import remove_stale_temporaries, write_text_atomically
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,6 @@ class BatchReport:
 def discover(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
     """``(recordings, annotation-only files set aside)`` among files, folders and glob patterns
     (:func:`sleepfm.read.discover.find_recordings`: the rule every command shares)."""
-    from sleepfm.read.discover import find_recordings
 
     found = find_recordings(inputs)
     return found.recordings, found.annotations
@@ -74,7 +76,6 @@ def assign_outputs(files: list[Path], out: Path) -> list[Job]:
     (:func:`sleepfm.read.discover.output_names`: ``x.h5``; ``x.edf.h5`` beside ``x.bdf.h5``;
     ``a__x.edf.h5`` for inputs that still clash). Decided over the whole input list, before
     sharding, so every shard of a job array agrees on them."""
-    from sleepfm.read.discover import output_names
 
     return [(source, out / f"{name}.h5") for source, name in zip(files, output_names(files), strict=True)]
 
@@ -89,7 +90,6 @@ def is_complete(path: Path) -> bool:
 
 
 def skipped_result(source: Path, target: Path) -> StudyResult:
-    from sleepfm.store.signal_store import SignalStore
 
     with SignalStore(target) as store:
         modalities = [m.value for m, channels in store.by_modality().items() if channels]
@@ -142,8 +142,6 @@ def run_batch(config: PreprocessConfig, on_result: OnResult | None = None,
               on_start: Callable[[int], None] | None = None) -> BatchReport:
     """Run the batch ``config`` describes. ``on_start(n)`` gets the number of studies,
     ``on_result`` each result as it arrives (for progress display)."""
-    from sleepfm.config import RESOLVED_CONFIG_NAME
-    from sleepfm.config.base import dump_yaml
 
     if not config.inputs:
         raise UsageError("no input files or folders given", fix="sleepfm preprocess INPUT... --out DIR")

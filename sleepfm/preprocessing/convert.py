@@ -26,9 +26,12 @@ from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import DiskFullError, InputError, disk_full
 from sleepfm.interfaces.channel_mapper import ChannelAssignment, ChannelMapper
 from sleepfm.interfaces.modality import MODALITIES
+from sleepfm.interfaces.quality_check import ChannelSignal
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
 from sleepfm.map import make_mapper
 from sleepfm.quality.assess import ChannelResult, CheckSet, assess_channel, channel_signal, collect
+from sleepfm.quality.checks import ZscoreDominated
+from sleepfm.read import read_recording
 from sleepfm.resample.fast import Resampler
 from sleepfm.store.compression import Compression, EncodedChannel
 from sleepfm.store.signal_names import dataset_names
@@ -82,7 +85,6 @@ class StudyResult:
 
 def convert_file(source: Path, output: Path, options: ConvertOptions) -> StudyResult:
     """Convert ``source`` into ``output``; bad input becomes a failed result, never an exception."""
-    from sleepfm.read import read_recording
 
     started = time.perf_counter()
     result = StudyResult(str(source), str(output), "failed")
@@ -169,8 +171,6 @@ def _robust_scaling(options: ConvertOptions, info: ChannelInfo, decision: Channe
     their standard deviation exceeds its ``max_ratio`` times the robust one."""
     if options.clip is None:
         return None, 0.0
-    from sleepfm.interfaces.quality_check import ChannelSignal
-    from sleepfm.quality.checks import ZscoreDominated
 
     check = ZscoreDominated()
     probe = ChannelSignal(name=info.label, label=info.label, modality=decision.modality, unit=info.unit, rate=128.0,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sleepfm import registry
 from sleepfm.config.quality import QualityConfig
 from sleepfm.interfaces.quality_check import ChannelSignal, QualityCheck
 from sleepfm.quality.flags import QualityFlags
@@ -30,7 +31,6 @@ class CheckSet:
 
     @classmethod
     def from_config(cls, config: QualityConfig | None = None) -> CheckSet:
-        from sleepfm import registry
 
         config = config or QualityConfig()
         built = [registry.create("quality_checks", spec.name, spec.params, key=f"quality.checks[{index}]")

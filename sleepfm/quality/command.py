@@ -10,6 +10,7 @@ import typer
 from sleepfm.cli.console import error_line, warning_line
 from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.clinical.prepare import PrepareSettings
 from sleepfm.errors import UsageError
 
 
@@ -80,7 +81,6 @@ def calibrate_reference_command(
         show_default=False)] = None,
 ) -> None:
     """Build the foreign-data reference of a checkpoint from a lab's own nights (docs/quality.md)."""
-    from sleepfm.clinical.prepare import PrepareSettings
     from sleepfm.quality.reference import calibrate
 
     if device not in ("auto", "cpu", "cuda"):

@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from sleepfm import __version__
 from sleepfm.interfaces.quality_check import PATCH_SECONDS, PATCHES_PER_EPOCH
 
 GROUP = "sleepfm_quality"
@@ -42,7 +43,6 @@ class QualityFlags:
 
     def made_with(self, config: dict[str, Any]) -> bool:
         """Whether these flags are what this sleepfm would compute with ``config`` (so may be reused)."""
-        from sleepfm import __version__
 
         return self.version == __version__ and self.config == config
 
@@ -111,7 +111,6 @@ class QualityFlags:
 
 
 def _version() -> str:
-    from sleepfm import __version__
 
     return __version__
 

@@ -18,6 +18,7 @@ from sleepfm.interfaces.quality_check import EPOCH_SECONDS
 from sleepfm.labels.hypnogram import Hypnogram
 from sleepfm.quality.flags import QualityFlags
 from sleepfm.quality.summary import StudyQuality
+from sleepfm.report.hypnogram_plot import _draw_hypnogram
 from sleepfm.store.signal_store import StoredChannel
 
 #: One colour per built-in check (a plugin's checks take the grey shades after them).
@@ -38,7 +39,6 @@ def render_heatmap(flags: QualityFlags, channels: list[StoredChannel], quality: 
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    from sleepfm.report.hypnogram_plot import _draw_hypnogram
 
     by_name = {c.name: c for c in channels}
     order = {m: i for i, m in enumerate(MODALITIES)}

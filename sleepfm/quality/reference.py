@@ -24,10 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from sleepfm.clinical.inputs import recordings_and_names, scored_hypnograms
+from sleepfm.clinical.models import CheckpointSet, staging_runner
+from sleepfm.clinical.night import align_scored, stage_night
+from sleepfm.clinical.prepare import PrepareSettings, recording_info
+from sleepfm.clinical.stage import each_recording
 from sleepfm.errors import InputError
 from sleepfm.interfaces.modality import MODALITIES, Modality
+from sleepfm.json_input import read_json
 from sleepfm.json_output import write_json
 from sleepfm.labels.hypnogram import Hypnogram
+from sleepfm.report.sleep_stats import agreement
 
 REFERENCE_NAME = "reference_statistics.json"
 FORMAT = "sleepfm-reference"
@@ -117,7 +124,6 @@ class Reference:
 
     @classmethod
     def load(cls, path: Path) -> Reference:
-        from sleepfm.json_input import read_json
 
         data = read_json(Path(path), "reference statistics")
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("modalities"), dict):
@@ -171,10 +177,6 @@ def calibrate(recordings: Sequence[Path], checkpoints: Path, *, hypnograms: Sequ
     becomes part of "what the model knows". Written to ``out`` (a file, or a folder to hold
     ``reference_statistics.json``; default ``model_base/``). Returns the reference, its path and
     the recordings with their errors, if any."""
-    from sleepfm.clinical.inputs import recordings_and_names, scored_hypnograms
-    from sleepfm.clinical.models import CheckpointSet, staging_runner
-    from sleepfm.clinical.prepare import PrepareSettings
-    from sleepfm.clinical.stage import each_recording
 
     settings = settings or PrepareSettings()
     target = Path(out) if out is not None else Path(checkpoints) / "model_base"
@@ -210,10 +212,6 @@ class _Measure:
     step: str = "calibrate"
 
     def __call__(self, recording: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        from sleepfm.clinical.models import staging_runner
-        from sleepfm.clinical.night import align_scored, stage_night
-        from sleepfm.clinical.prepare import recording_info
-        from sleepfm.report.sleep_stats import agreement
 
         entry: dict[str, Any] = {"file": str(recording.source)}
         hypnogram = recording.context

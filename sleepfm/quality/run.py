@@ -31,14 +31,19 @@ from typing import Any
 
 import pandas as pd
 
+from sleepfm import registry
+from sleepfm.clinical.night import align_scored
 from sleepfm.config.base import atomic_write_text, save_resolved_config
 from sleepfm.config.quality import QcConfig
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
 from sleepfm.json_output import write_json
+from sleepfm.labels import read_hypnogram
 from sleepfm.quality.assess import CheckSet, assess_store
 from sleepfm.quality.flags import QualityFlags
+from sleepfm.quality.heatmap import render_heatmap
 from sleepfm.quality.summary import VERDICTS, StudyQuality, epoch_table, judge
 from sleepfm.read.discover import STORE_SUFFIXES, find_recordings, output_names
+from sleepfm.report.hypnogram_plot import write_png
 from sleepfm.store.signal_store import SignalStore
 
 Notify = Callable[[str], None]
@@ -126,7 +131,6 @@ def _line(result: QcResult) -> str:
 def _hypnograms(config: QcConfig, sources: list[Path]) -> dict[Path, Any]:
     if not config.hypnograms:
         return {}
-    from sleepfm.labels import read_hypnogram
 
     if len(config.hypnograms) != len(sources):
         raise UsageError(f"{len(config.hypnograms)} --hypnogram for {len(sources)} inputs",
@@ -168,7 +172,6 @@ def _convert(source: Path, name: str, config: QcConfig, work: Path) -> Path:
 def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, config: QcConfig, start: str,
                 duration: float, scored: Any = None, stem: str | None = None) -> tuple[StudyQuality, list[Path]]:
     """Judge one study and write its three files, named ``stem`` (default: the source's)."""
-    from sleepfm.report.hypnogram_plot import write_png
 
     quality = judge(flags, channels, config.quality)
     stem = stem or source.stem
@@ -180,12 +183,10 @@ def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, co
                 **quality.as_dict(), "checks": meanings, "config": config.quality.model_dump(mode="json")}
     write_json(written[1], document, ensure_ascii=False)
     if config.plot:
-        from sleepfm.quality.heatmap import render_heatmap
 
         start_time = _parse_time(start)
         aligned = None
         if scored is not None:
-            from sleepfm.clinical.night import align_scored
 
             aligned = align_scored(scored, start_time, duration)
         png = render_heatmap(flags, channels, quality, title=source.name, start_time=start_time, scored=aligned)
@@ -195,7 +196,6 @@ def write_study(out: Path, source: Path, flags: QualityFlags, channels: list, co
 
 def _meaning(check: str) -> str:
     """What a flag of ``check`` means (its ``meaning``, else its registered description)."""
-    from sleepfm import registry
 
     try:
         entry = registry.entry("quality_checks", check)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sleepfm.errors import InputError, UsageError
+from sleepfm.read import signal_extensions
+from sleepfm.read.edf_header import is_annotation_file
 
 STORE_SUFFIXES: tuple[str, ...] = (".h5", ".hdf5")
 
@@ -122,8 +124,6 @@ def find_recordings(inputs: Iterable[str | Path], *, require: bool = True, also:
     set aside. With ``require``, finding no recording is an error naming what was found instead.
     ``also``: more suffixes to take from folders and patterns (``STORE_SUFFIXES`` for commands
     that read signal stores as well)."""
-    from sleepfm.read import signal_extensions
-    from sleepfm.read.edf_header import is_annotation_file
 
     items = list(inputs)
     if not items:
@@ -150,7 +150,6 @@ def find_recordings(inputs: Iterable[str | Path], *, require: bool = True, also:
 def find_stores(inputs: Iterable[str | Path]) -> list[Path]:
     """The HDF5 signal stores among ``inputs`` (files, folders, patterns). A recording given
     where a store is wanted (``sleepfm embed night.edf``) is an error saying to preprocess it."""
-    from sleepfm.read import signal_extensions
 
     items = list(inputs)
     stores = expand(items, STORE_SUFFIXES, what="signal stores")

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sleepfm import __version__
 from sleepfm.errors import disk_full
 from sleepfm.interfaces.modality import Modality
 from sleepfm.store.compression import Compression, EncodedChannel, encode
+from sleepfm.store.h5_output import H5Output
 from sleepfm.store.signal_store import CHUNK_SECONDS, FORMAT, PHYSICAL_ATTRS
 
 if TYPE_CHECKING:
@@ -117,7 +119,6 @@ class SignalStoreWriter:
         compression_opts: Any = None,
         shuffle: bool = False,
     ) -> None:
-        from sleepfm import __version__
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,6 @@ class SignalStoreWriter:
         if not isinstance(compression, Compression):
             compression = Compression(compression or "none", compression_opts, shuffle)
         self.compression = compression
-        from sleepfm.store.h5_output import H5Output
 
         self._output = H5Output(self.tmp_path)
         self._file = self._output.file

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from sleepfm.config.base import RESOLVED_CONFIG_NAME, WorkflowConfig, dump_yaml, read_yaml, save_resolved_config
 from sleepfm.errors import SleepfmError, UsageError
+from sleepfm.quality.reference import Reference
 from sleepfm.train import distributed as dist
 from sleepfm.train.build import BUILDERS
 from sleepfm.train.checkpoint import list_checkpoints, seed_everything
@@ -86,7 +87,6 @@ def run_training(config: WorkflowConfig, *, resume: bool = False, console: Conso
 def _write_reference(run: Path, train: list[Path], workflow: str) -> None:
     """Reference statistics of the training nights' embeddings beside the fine-tuned head (its best/
     and final/ folders), for the foreign-data warning of ``stage``, ``risk`` and ``run``."""
-    from sleepfm.quality.reference import Reference
 
     try:
         reference = Reference.build(train, source=f"sleepfm {workflow}: its training nights")
