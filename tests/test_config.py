@@ -172,3 +172,11 @@ def test_config_validate_checks_cohort_and_nested_component_params(tmp_path) -> 
         "tokenizer": {"name": "cnn-patch", "params": {"kernel": 5}}}}}, name="p.yaml")
     with pytest.raises(ConfigError, match=r"model\.params\.tokenizer\.params\.kernel: unknown key"):
         load_config(path)
+
+
+@pytest.mark.parametrize("workflow", ["embed", "qc", "run"])
+def test_a_bare_off_is_the_quality_mode_off_not_a_boolean(workflow: str) -> None:
+    # YAML reads `off` as False; `--set quality.mode=off` must still mean the mode `off`.
+    assert load_config(None, workflow=workflow, overrides=["quality.mode=off"]).quality.mode == "off"
+    with pytest.raises(ConfigError, match=r"quality\.mode"):
+        load_config(None, workflow=workflow, overrides=["quality.mode=on"])

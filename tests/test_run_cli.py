@@ -150,3 +150,31 @@ def test_run_config_file_and_workflow_check(tmp_path: Path, capsys) -> None:
     config.write_text("workflow: embed\n")
     assert main(["run", "--config", str(config), "--data", str(tmp_path)]) == 2
     assert "this file is for 'embed', not 'run'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_takes_the_quality_settings_and_says_when_they_change(shared: Path, tmp_path: Path, capsys) -> None:
+    import h5py
+
+    data = tmp_path / "one"
+    write_night(data / "night1.edf", NIGHT[:12])
+    out = tmp_path / "run"
+    argv = ["run", "--data", str(data), "--out", str(out), "--checkpoints", str(shared / COMPAT), "--quiet",
+            "--set", "risk.enabled=off", "--set", "staging.plots=false"]
+    assert main([*argv, "--set", "quality.mode=off", "--set", "quality.checks=[]"]) == 0
+    with h5py.File(out / "embeddings" / "night1.h5") as handle:
+        assert handle.attrs["quality"] == "off"
+    with h5py.File(out / "signals" / "night1.h5") as handle:
+        assert "sleepfm_quality" not in handle  # no checks asked for, none kept
+    state = json.loads((out / "run-state.json").read_text())
+    assert state["quality"]["mode"] == "off" and state["preprocess"]["scale"] == "published"
+    capsys.readouterr()
+    # Other settings over the same stores: reused as they are, and the run says so.
+    assert main(argv) == 0
+    assert "quality changed since the stores" in capsys.readouterr().err
+    # With overwrite the stores are made again, masked and checked as the defaults ask.
+    assert main([*argv, "--set", "overwrite=true"]) == 0
+    with h5py.File(out / "embeddings" / "night1.h5") as handle:
+        assert handle.attrs["quality"] == "mask"
+    with h5py.File(out / "signals" / "night1.h5") as handle:
+        assert "sleepfm_quality" in handle

@@ -15,6 +15,7 @@ from sleepfm.cli.console import out as stdout
 from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
 from sleepfm.cli.progress import study_progress
 from sleepfm.clinical.prepare import PrepareSettings
+from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import UsageError
 
 PathArg = Annotated[list[Path], typer.Argument(
@@ -32,6 +33,9 @@ Formats = Annotated[list[str] | None, typer.Option(
 Work = Annotated[Path | None, typer.Option(
     "--work", help="Keep the signal and embedding stores here (a rerun reuses them); default: a temporary folder.",
     show_default=False)]
+QualityMode = Annotated[str, typer.Option(
+    "--quality", help="mask: leave channels out of the 5-min chunks where quality checks flag them; off: feed every "
+    "channel (docs/quality.md).")]
 Workers = Annotated[int | None, typer.Option(
     "--workers", "-j", min=1, help="Recordings preprocessed at once, while this process embeds (dask: workers of "
     "the LocalCluster).", show_default=False)]
@@ -49,11 +53,14 @@ def _notify(quiet: bool):  # type: ignore[no-untyped-def]
     return say
 
 
-def _settings(device: str, channel_map: Path | None, workers: int | None):  # type: ignore[no-untyped-def]
-
+def _settings(device: str, channel_map: Path | None, workers: int | None,  # type: ignore[no-untyped-def]
+              quality: str = "mask"):
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"invalid value for --device: allowed values are auto, cpu and cuda, but got {device!r}")
-    return PrepareSettings(device=device, channel_map=channel_map, workers=workers or 1)
+    if quality not in ("mask", "off"):
+        raise UsageError(f"invalid value for --quality: allowed values are mask and off, but got {quality!r}")
+    return PrepareSettings(device=device, channel_map=channel_map, workers=workers or 1,
+                           quality=QualityConfig(mode=quality))  # type: ignore[arg-type]
 
 
 def _execution(executor: str | None, scheduler: str | None, shard: str | None):  # type: ignore[no-untyped-def]
@@ -112,6 +119,7 @@ def stage_command(
     channel_map: ChannelMap = None,
     work: Work = None,
     workers: Workers = None,
+    quality: QualityMode = "mask",
     executor: opt.ExecutorOption = None,
     scheduler: opt.SchedulerOption = None,
     shard: opt.ShardOption = None,
@@ -129,7 +137,7 @@ def stage_command(
         done = stage_recordings(recordings, checkpoints, out, hypnograms=hypnogram or [],
                                 hypnogram_format=hypnogram_format, mapping=mapping,
                                 options=StageOptions(detail_5s=detail_5s, plot=plot, formats=chosen),
-                                settings=_settings(device, channel_map, workers), work=work,
+                                settings=_settings(device, channel_map, workers, quality), work=work,
                                 staging_head=staging_head, execution=_execution(executor, scheduler, shard),
                                 notify=_notify(quiet), on_start=progress.start,
                                 on_done=lambda r: progress.advance(r.source.name), pair=pair,
@@ -159,6 +167,7 @@ def risk_command(
     channel_map: ChannelMap = None,
     work: Work = None,
     workers: Workers = None,
+    quality: QualityMode = "mask",
     executor: opt.ExecutorOption = None,
     scheduler: opt.SchedulerOption = None,
     shard: opt.ShardOption = None,
@@ -179,7 +188,7 @@ def risk_command(
 
     with study_progress("risk", quiet=quiet) as progress:
         done = risk_recordings(recordings, checkpoints, out, age=years, sex=sex_code, labels=labels,
-                               encoding=encoding, settings=_settings(device, channel_map, workers), work=work,
+                               encoding=encoding, settings=_settings(device, channel_map, workers, quality), work=work,
                                diagnosis_head=diagnosis_head, execution=_execution(executor, scheduler, shard),
                                notify=_notify(quiet), on_start=progress.start,
                                on_done=lambda r: progress.advance(r.source.name))

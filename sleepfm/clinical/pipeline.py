@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sleepfm.config import EmbedConfig, PreprocessConfig
 from sleepfm.config.executor import ExecutorOptions
+from sleepfm.config.quality import QualityConfig
 from sleepfm.execute import Step, Task, execute
 from sleepfm.execute.local import LocalPool
 
@@ -82,7 +83,8 @@ class Pipeline:
         s = self.settings
         return EmbedConfig(checkpoint=self.base, out=self.embedding_folder, batch_size=s.batch_size,
                            device=s.device, precision=s.precision,  # type: ignore[arg-type]
-                           partial_chunk=s.partial_chunk)  # type: ignore[arg-type]
+                           partial_chunk=s.partial_chunk,  # type: ignore[arg-type]
+                           quality=s.quality or QualityConfig())
 
     # ------------------------------------------------------------------ steps
     def preprocess(self, recording: Recording) -> Recording:
@@ -141,7 +143,8 @@ def _convert_options(settings: PrepareSettings) -> Any:
     from sleepfm.preprocessing.batch import convert_options
 
     config = PreprocessConfig(reader=settings.reader, channel_mapper=settings.channel_mapper,
-                              channel_map=settings.channel_map)
+                              channel_map=settings.channel_map, scale=settings.scale,  # type: ignore[arg-type]
+                              scale_clip=settings.scale_clip, quality=settings.quality or QualityConfig())
     return convert_options(config, threads=1)
 
 

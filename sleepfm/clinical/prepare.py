@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import SleepfmError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ class PrepareSettings:
     precision: str = "fp32"
     partial_chunk: str = "pad"
     overwrite: bool = False
+    #: ``--scale`` of preprocess and its clip (docs/quality.md).
+    scale: str = "published"
+    scale_clip: float = 8.0
+    #: Quality checks kept by preprocess and masking in embed (None: the defaults).
+    quality: QualityConfig | None = None
 
 
 @dataclass(frozen=True)

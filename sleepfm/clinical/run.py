@@ -94,12 +94,13 @@ def _settings(config: RunConfig) -> PrepareSettings:
     p, e = config.preprocess, config.embed
     return PrepareSettings(reader=p.reader, channel_mapper=p.channel_mapper, channel_map=p.channel_map,
                            workers=p.workers, batch_size=e.batch_size, device=e.device, precision=e.precision,
-                           partial_chunk=e.partial_chunk, overwrite=config.overwrite)
+                           partial_chunk=e.partial_chunk, overwrite=config.overwrite, scale=p.scale,
+                           scale_clip=p.scale_clip, quality=config.quality)
 
 
 def _state(config: RunConfig, checkpoints: CheckpointSet) -> dict[str, Any]:
     return {"preprocess": config.preprocess.model_dump(mode="json"), "embed": config.embed.model_dump(mode="json"),
-            "model_base": str(checkpoints.path("base").resolve())}
+            "quality": config.quality.model_dump(mode="json"), "model_base": str(checkpoints.path("base").resolve())}
 
 
 def _check_state(out: Path, state: dict[str, Any], overwrite: bool, say: Notify) -> None:

@@ -8,7 +8,7 @@ signal store, ``embed`` masks by it, ``qc`` reports by it, ``stage`` and ``run``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
@@ -61,6 +61,12 @@ class QualityConfig(ConfigModel):
     unmapped: bool = Field(False, description=(
         "Also check channels that map to no modality (event markers, hypnogram channels): the model never "
         "sees them, so by default they are listed but not judged."))
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # YAML reads a bare off (as in --set quality.mode=off) as a boolean.
+        return "off" if value is False else value
 
     @field_validator("checks")
     @classmethod

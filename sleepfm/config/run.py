@@ -27,6 +27,7 @@ from sleepfm.config.base import (
 from sleepfm.config.demographics import DemographicsEncoding
 from sleepfm.config.executor import ExecutorOptions
 from sleepfm.config.names import ChannelMapperName, ReaderName
+from sleepfm.config.quality import QualityConfig
 from sleepfm.errors import ConfigError, UnknownComponentError, UsageError
 
 WORKFLOW = "run"
@@ -59,6 +60,10 @@ class RunPreprocess(ConfigModel):
     channel_map: Path | None = Field(None, description="Published-shape channel table (implies mapper 'table').")
     workers: PositiveInt = Field(
         1, description="Studies preprocessed at once (local worker processes; with dask, LocalCluster workers).")
+    scale: Literal["published", "robust"] = Field(
+        "published", description="published: z-scored as the released weights expect; robust: a channel whose "
+        "artifacts dominate its z-score is scaled by its in-bounds samples (docs/quality.md).")
+    scale_clip: float = Field(8.0, gt=2, description="Robust standard deviations kept by scale: robust.")
 
 
 class RunEmbed(ConfigModel):
@@ -127,6 +132,9 @@ class RunConfig(ExecutorOptions, WorkflowConfig):
     staging: RunStaging = RunStaging()
     risk: RunRisk = RunRisk()
     report: RunReport = RunReport()
+    quality: QualityConfig = Field(default_factory=QualityConfig, description=(
+        "The quality checks whose flags preprocess keeps, embed's masking (`quality.mode`: mask or off) and the "
+        "verdicts in the report (docs/quality.md)."))
 
 
 def _layers(path: Path | None, cli: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
