@@ -54,7 +54,6 @@ def report_set_aside(found: Found, used: Sequence[Path] = ()) -> None:
 
 
 def _recording_start(path: Path) -> datetime | None:
-
     try:
         with read_recording(path) as recording:
             return recording.start_time
@@ -96,7 +95,6 @@ def scored_hypnograms(explicit: Sequence[Path], found: Found, *, fmt: str = "aut
 
 def _read_explicit(paths: Sequence[Path], recordings: Sequence[Path], fmt: str,
                    mapping: StageMapping) -> dict[Path, Hypnogram | SleepfmError]:
-
     if len(paths) != len(recordings):
         raise UsageError(f"{len(paths)} --hypnogram for {len(recordings)} recordings",
                          fix="give one --hypnogram per recording, in the same order")

@@ -79,7 +79,6 @@ class Pipeline:
         return self.work / "embeddings"
 
     def embed_config(self) -> EmbedConfig:
-
         s = self.settings
         return EmbedConfig(checkpoint=self.base, out=self.embedding_folder, batch_size=s.batch_size,
                            device=s.device, precision=s.precision,  # type: ignore[arg-type]
@@ -172,7 +171,6 @@ def _failed(recording: Recording, step: str, error: str | None) -> Recording:
 
 def _run_dask(recordings: list[Recording], pipeline: Pipeline, options: ExecutorOptions,
               workers: int) -> Iterator[Recording]:
-
     gpu = pipeline.settings.device == "cuda"
     original = {r.key: r for r in recordings}
     tasks = [Task(r.key, (Step(pipeline.preprocess, (r,)), Step(pipeline.model_steps, gpu=gpu))) for r in recordings]

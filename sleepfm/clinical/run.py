@@ -167,7 +167,6 @@ class _Risk:
 
 def _stage_study(study: Study, recording: Recording, record: StudyRecord, runner: StagingRunner, config: RunConfig,
                  checkpoints: CheckpointSet, out: Path) -> None:
-
     info = recording_info(recording)
     record.duration_s, record.start_time = info.duration, info.start_time.isoformat() if info.start_time else None
     record.modalities, record.modalities_missing = info.modalities, info.missing

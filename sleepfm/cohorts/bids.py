@@ -37,7 +37,6 @@ _RECORDING = re.compile(r"^(sub-[A-Za-z0-9]+)(_ses-[A-Za-z0-9]+)?(_[A-Za-z0-9]+-
 
 
 def _has_stage_rows(events: Path) -> bool:
-
     reader = BidsTsvReader()
     if not reader.sniff(events):
         return False

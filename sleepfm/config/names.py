@@ -18,7 +18,6 @@ def registered(kind: str, *, also: tuple[str, ...] = ()) -> AfterValidator:
     """A validator accepting the names registered for ``kind`` (and the special values ``also``)."""
 
     def check(name: str) -> str:
-
         known = registry.names(kind)
         if name in also or name in known:
             return name

@@ -176,7 +176,6 @@ def embed(out: Path, pretrain_run: Path) -> None:
 
 
 def evaluate(out: Path, task: str, settings: DemoSize) -> Any:
-
     overrides = [f"task={task}", f"checkpoint={out / 'runs' / task}", f"out={out / 'evaluation' / task}",
                  f"bootstrap.samples={settings.bootstrap}", "hypnogram_plots=3"]
     if task == "diagnosis":
@@ -258,7 +257,6 @@ def reference_c_indices(cohort: Any, studies: list[str]) -> dict[str, float]:
 
 
 def staging_f1(metrics: Any) -> dict[str, float]:
-
     return {name: float(value) for name, value in zip(STAGE_NAMES, metrics.f1, strict=True)}
 
 

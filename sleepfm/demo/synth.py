@@ -289,7 +289,6 @@ def synthesize_cohort(out: Path, spec: CohortSpec = CohortSpec(), *, workers: in
 
 
 def write_labels(out: Path, people: Sequence[Participant], outcomes: tuple[OutcomeSpec, ...]) -> None:
-
     is_event, time_to_event = outcome_tables(list(people), outcomes)
     write_outcome_table(out / "labels" / "is_event.csv", is_event)
     write_outcome_table(out / "labels" / "time_to_event.csv", time_to_event)

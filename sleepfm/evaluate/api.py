@@ -19,7 +19,6 @@ from sleepfm.evaluate.run import DiagnosisRun, StagingRun, evaluate_from_config
 
 
 def _run(task: str, config: str | Path | None, overrides: Iterable[str], options: dict[str, Any]) -> Any:
-
     resolved = load_config(Path(config) if config else None, workflow="evaluate", cli={**options, "task": task},
                            overrides=list(overrides))
     return evaluate_from_config(resolved)  # type: ignore[arg-type]

@@ -150,7 +150,6 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> ClassificationMetrics:
-
     return ClassificationMetrics(confusion_matrix(np.asarray(y_true), np.asarray(y_pred)))
 
 

@@ -198,7 +198,6 @@ class EdfAnnotationWriter(HypnogramWriter):
     keeps_start_time = True
 
     def render(self, export: HypnogramExport, name: str) -> dict[str, bytes]:
-
         hypnogram = export.hypnogram
         start = (hypnogram.start_time or ANONYMOUS_START).replace(microsecond=0)
         annotations = [(float(onset), float(hypnogram.epoch_seconds), STAGE_TEXT[int(code)])

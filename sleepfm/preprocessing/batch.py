@@ -90,7 +90,6 @@ def is_complete(path: Path) -> bool:
 
 
 def skipped_result(source: Path, target: Path) -> StudyResult:
-
     with SignalStore(target) as store:
         modalities = [m.value for m, channels in store.by_modality().items() if channels]
         return StudyResult(str(source), str(target), "skipped", channels=len(store.channels),

@@ -31,7 +31,6 @@ class CheckSet:
 
     @classmethod
     def from_config(cls, config: QualityConfig | None = None) -> CheckSet:
-
         config = config or QualityConfig()
         built = [registry.create("quality_checks", spec.name, spec.params, key=f"quality.checks[{index}]")
                  for index, spec in enumerate(config.checks)]

@@ -111,7 +111,6 @@ class QualityFlags:
 
 
 def _version() -> str:
-
     return __version__
 
 

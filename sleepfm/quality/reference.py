@@ -124,7 +124,6 @@ class Reference:
 
     @classmethod
     def load(cls, path: Path) -> Reference:
-
         data = read_json(Path(path), "reference statistics")
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("modalities"), dict):
             raise InputError("not a sleepfm reference statistics file", where=path,
@@ -212,7 +211,6 @@ class _Measure:
     step: str = "calibrate"
 
     def __call__(self, recording: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-
         entry: dict[str, Any] = {"file": str(recording.source)}
         hypnogram = recording.context
         if isinstance(hypnogram, Hypnogram) and self.staging is not None:

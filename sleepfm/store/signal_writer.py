@@ -119,7 +119,6 @@ class SignalStoreWriter:
         compression_opts: Any = None,
         shuffle: bool = False,
     ) -> None:
-
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_path = temporary_path(self.path)
