@@ -16,9 +16,10 @@ import yaml
 import sleepfm
 from sleepfm.cli.app import main
 from sleepfm.errors import UsageError
+from sleepfm.execute import plan_workers
 from sleepfm.interfaces.signal_reader import ChannelInfo, Recording
 from sleepfm.map.rules import RulesMapper
-from sleepfm.preprocessing.batch import assign_outputs, plan_workers
+from sleepfm.preprocessing.batch import assign_outputs
 from sleepfm.preprocessing.convert import ConvertOptions, convert_recording
 from sleepfm.read.edf_writer import synthetic_recording
 from sleepfm.store.signal_store import CHANNEL_ATTRS, FILE_ATTRS, SignalStore

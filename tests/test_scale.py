@@ -186,3 +186,29 @@ def test_warnings_made_on_a_worker_reach_the_user(shared: Path, cluster: str, tm
         assert len(lines) == 1 and lines[0].startswith("warning: flat: "), stderr
         stats = json.loads((tmp_path / executor / "flat.stats.json").read_text())
         assert stats["quality"]["verdict"] == "unusable"
+
+
+@pytest.mark.slow
+def test_qc_in_worker_processes_on_dask_and_in_shards_writes_the_same_files(shared: Path, cluster: str,
+                                                                           tmp_path: Path, capsys) -> None:
+    import pandas as pd
+
+    folder = shared / "data" / "psg" / "sleep-edf"
+    common = ["qc", str(folder), "--no-plot", "--quiet"]
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(out.glob("*.qc.*"))}
+
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    assert main([*common, "--out", str(tmp_path / "pool"), "--workers", "2"]) == 0
+    assert main([*common, "--out", str(tmp_path / "dask"), "--executor", "dask", "--scheduler", cluster]) == 0
+    for shard in ("0/2", "1/2"):
+        assert main([*common, "--out", str(tmp_path / "shards"), "--shard", shard]) == 0
+    capsys.readouterr()
+    one = files(tmp_path / "one")
+    assert len(one) == 4 and one == files(tmp_path / "pool") == files(tmp_path / "dask") == files(tmp_path / "shards")
+    whole = pd.read_csv(tmp_path / "one" / "qc_summary.csv").sort_values("study", ignore_index=True)
+    parts = pd.concat([pd.read_csv(tmp_path / "shards" / f"qc_summary.shard-{i}-of-2.csv") for i in (0, 1)])
+    assert len(parts) == 2 and not (tmp_path / "shards" / "qc_summary.csv").exists()
+    columns = [c for c in whole.columns if c != "rank"]
+    assert parts.sort_values("study", ignore_index=True)[columns].equals(whole[columns])

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveInt, field_validator
 
 from sleepfm.config.base import ComponentSpec, ConfigModel, WorkflowConfig
+from sleepfm.config.executor import ExecutorOptions
 
 #: The built-in checks in the order their flags are stored (docs/quality.md defines each).
 BUILTIN_CHECKS: tuple[str, ...] = (
@@ -80,8 +81,9 @@ class QualityConfig(ConfigModel):
         return checks
 
 
-class QcConfig(WorkflowConfig):
-    """``sleepfm qc``: per study a flag table, a summary with a verdict and a heat map."""
+class QcConfig(ExecutorOptions, WorkflowConfig):
+    """``sleepfm qc``: per study a flag table, a summary with a verdict and a heat map (executor
+    keys: docs/scale.md)."""
 
     workflow: Literal["qc"] = "qc"
     inputs: list[Path] = Field(default_factory=list, description="EDF/BDF recordings or signal stores, or folders.")
@@ -93,5 +95,7 @@ class QcConfig(WorkflowConfig):
     channel_mapper: str = Field("rules", description="Channel mapper for EDF/BDF inputs and published stores.")
     channel_map: Path | None = Field(None, description="A channel_groups.json-shaped table (mapper 'table').")
     plot: bool = Field(True, description="Write <stem>.qc.png.")
-    workers: PositiveInt = Field(1, description="Threads used to convert EDF/BDF inputs.")
+    workers: PositiveInt = Field(
+        1, description="CPU cores: studies checked at once in worker processes, threads within one (converting "
+        "EDF/BDF inputs); with dask, the LocalCluster's workers.")
     quality: QualityConfig = Field(default_factory=QualityConfig)

@@ -1,5 +1,5 @@
 """Where per-study work runs: one executor layer for every command that fans out
-(``preprocess``, ``embed``, ``stage``, ``run``).
+(``preprocess``, ``embed``, ``stage``, ``risk``, ``qc``, ``run``).
 
 A command turns its studies into :class:`Task` s and hands them to :func:`execute`, which
 yields each study's :class:`Outcome` as it completes:
@@ -43,5 +43,11 @@ def execute(tasks: Sequence[Task], options: ExecutorOptions, *, workers: int = 1
         yield from LocalPool(min(workers, len(tasks)), options.retries).run(tasks)
 
 
-__all__ = ["ExecutorOptions", "Failed", "Outcome", "Step", "Task", "execute", "parse_shard", "select_shard",
-           "shard_suffix"]
+def plan_workers(workers: int, studies: int, threads: int | None) -> tuple[int, int]:
+    """(processes, threads per study) for ``workers`` cores and ``studies`` studies to do."""
+    processes = max(1, min(workers, studies))
+    return processes, threads or max(1, workers // processes)
+
+
+__all__ = ["ExecutorOptions", "Failed", "Outcome", "Step", "Task", "execute", "parse_shard", "plan_workers",
+           "select_shard", "shard_suffix"]

@@ -32,7 +32,7 @@ from sleepfm.config import RESOLVED_CONFIG_NAME
 from sleepfm.config.base import dump_yaml
 from sleepfm.config.preprocess import PreprocessConfig
 from sleepfm.errors import InputError, UsageError
-from sleepfm.execute import Task, execute, select_shard
+from sleepfm.execute import Task, execute, plan_workers, select_shard
 from sleepfm.preprocessing.convert import ConvertOptions, StudyResult, convert_file
 from sleepfm.preprocessing.manifest import Manifest, manifest_name
 from sleepfm.read.discover import find_recordings, output_names
@@ -97,12 +97,6 @@ def skipped_result(source: Path, target: Path) -> StudyResult:
 
 
 # ---------------------------------------------------------------------------- executors
-def plan_workers(workers: int, studies: int, threads: int | None) -> tuple[int, int]:
-    """(processes, threads per study) for ``workers`` cores and ``studies`` studies to do."""
-    processes = max(1, min(workers, studies))
-    return processes, threads or max(1, workers // processes)
-
-
 def _run(jobs: list[Job], config: PreprocessConfig, processes: int, threads: int) -> Iterator[StudyResult]:
     """Convert ``jobs`` with the configured executor (:mod:`sleepfm.execute`)."""
     if config.executor == "dask":

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from sleepfm.cli import options as opt
 from sleepfm.cli.console import error_line, warning_line
 from sleepfm.cli.console import out as stdout
-from sleepfm.cli.options import ConfigOption, SetOption
+from sleepfm.cli.options import ConfigOption, SetOption, executor_cli
+from sleepfm.cli.progress import study_progress
 from sleepfm.clinical.prepare import PrepareSettings
 from sleepfm.errors import UsageError
 
@@ -27,17 +29,25 @@ def qc_command(
     channel_map: Annotated[Path | None, typer.Option(
         "--channel-map", help="channel_groups.json-shaped label table.", show_default=False)] = None,
     no_plot: Annotated[bool, typer.Option("--no-plot", help="Skip the heat maps.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-j", min=1, help="CPU cores: studies checked at once (worker processes), threads within one.",
+        show_default=False)] = None,
+    executor: opt.ExecutorOption = None,
+    scheduler: opt.SchedulerOption = None,
+    shard: opt.ShardOption = None,
+    quiet: opt.QuietOption = False,
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
     """Check signal quality: per study a flag table, a summary with a verdict and a heat map."""
     from sleepfm.config import load_config
     from sleepfm.config.quality import QcConfig
-    from sleepfm.quality.run import SUMMARY, run_qc
+    from sleepfm.quality.run import run_qc, summary_name
 
     cli = {"inputs": [str(p) for p in inputs] if inputs else None, "out": out,
            "hypnograms": [str(p) for p in hypnogram] if hypnogram else None,
-           "hypnogram_format": hypnogram_format, "channel_map": channel_map, "plot": False if no_plot else None}
+           "hypnogram_format": hypnogram_format, "channel_map": channel_map, "plot": False if no_plot else None,
+           "workers": workers, **executor_cli(executor, scheduler, shard)}
     resolved = load_config(config, workflow="qc", cli=cli, overrides=overrides or [])
     assert isinstance(resolved, QcConfig)
 
@@ -45,16 +55,19 @@ def qc_command(
         if line.startswith("error: "):
             error_line(line.removeprefix("error: "))
         elif ": usable" in line:
-            stdout.print(f"[green]✓[/] {line}", highlight=False)
+            if not quiet:
+                stdout.print(f"[green]✓[/] {line}", highlight=False)
         else:
             warning_line(line)
 
-    results = run_qc(resolved, notify=say)
+    with study_progress("qc", quiet=quiet) as progress:
+        results = run_qc(resolved, notify=say, on_start=progress.start,
+                         on_done=lambda result: progress.advance(result.stem))
     failed = [r for r in results if r.quality is None]
     counts = {v: sum(r.quality is not None and r.quality.verdict == v for r in results)
               for v in ("usable", "degraded", "unusable")}
     stdout.print(f"{counts['usable']} usable, {counts['degraded']} degraded, {counts['unusable']} unusable, "
-                 f"{len(failed)} failed → {resolved.out / SUMMARY}", highlight=False)
+                 f"{len(failed)} failed → {resolved.out / summary_name(resolved.shard)}", highlight=False)
     if failed:
         raise typer.Exit(1)
 

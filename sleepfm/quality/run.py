@@ -33,9 +33,11 @@ import pandas as pd
 
 from sleepfm import registry
 from sleepfm.clinical.night import align_scored
-from sleepfm.config.base import atomic_write_text, save_resolved_config
+from sleepfm.config.base import atomic_write_text, resolved_config_name, save_resolved_config
+from sleepfm.config.executor import shard_suffix
 from sleepfm.config.quality import QcConfig
 from sleepfm.errors import InputError, InputWarning, SleepfmError, UsageError
+from sleepfm.execute import Task, execute, plan_workers, select_shard
 from sleepfm.json_output import write_json
 from sleepfm.labels import read_hypnogram
 from sleepfm.quality.assess import CheckSet, assess_store
@@ -83,7 +85,8 @@ def discover(inputs: list[Path]) -> list[Path]:
     return found.recordings
 
 
-def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
+def run_qc(config: QcConfig, notify: Notify | None = None, *, on_start: Callable[[int], None] | None = None,
+           on_done: Callable[[QcResult], None] | None = None) -> list[QcResult]:
     """Check every input (module docstring); a failing input is reported, the others go on."""
     if not config.inputs:
         raise UsageError("no inputs", fix="sleepfm qc RECORDING_OR_STORE... --out DIR")
@@ -91,31 +94,55 @@ def run_qc(config: QcConfig, notify: Notify | None = None) -> list[QcResult]:
         raise UsageError("no output folder", fix="pass --out DIR")
     sources = discover(list(config.inputs))
     # Same-stem inputs (x.edf and x.bdf, or two folders' night1.edf) get distinct names, as in
-    # stage, risk and run (sleepfm.read.discover.output_names).
+    # stage, risk and run (sleepfm.read.discover.output_names), decided before sharding.
     names = output_names(sources)
     scored = _hypnograms(config, sources)
-    out = Path(config.out)
+    CheckSet.from_config(config.quality)  # unknown checks or bad thresholds: refused before any work
+    out = Path(config.out).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    save_resolved_config(config, out)
+    save_resolved_config(config, out, resolved_config_name(config.shard))
+    chosen = select_shard(list(zip(sources, names, strict=True)), config.shard)
+    if on_start is not None:
+        on_start(len(chosen))
+    processes, threads = plan_workers(config.workers, len(chosen), None)
+    # Tasks may run on other machines, from another folder: every path they get is absolute.
+    given = {"out": out, "channel_map": config.channel_map}
+    settings = config.model_copy(update={k: Path(v).absolute() for k, v in given.items() if v is not None})
+    tasks = [Task.call(str(source), check_study, Path(source).absolute(), name, settings, threads,
+                       scored.get(source)) for source, name in chosen]
+    by_key = {str(source): (source, name) for source, name in chosen}
+    done: dict[str, QcResult] = {}
+    for outcome in execute(tasks, config, workers=processes):
+        source, name = by_key[outcome.task.key]
+        result = QcResult(source, name)
+        if outcome.ok:
+            result.quality, result.outputs = outcome.value
+        else:
+            result.error = outcome.error
+        done[name] = result
+        if notify is not None:
+            notify(_line(result))
+        if on_done is not None:
+            on_done(result)
+    results = [done[name] for _, name in chosen]
+    write_summary(out / summary_name(config.shard), results)
+    return results
+
+
+def summary_name(shard: str | None = None) -> str:
+    """``qc_summary.csv``; a shard's own (``qc_summary.shard-I-of-N.csv``) in a job array."""
+    return SUMMARY.replace(".csv", f"{shard_suffix(shard)}.csv")
+
+
+def check_study(source: Path, name: str, config: QcConfig, threads: int, scored: Any
+                ) -> tuple[StudyQuality, list[Path]]:
+    """One study's checks and files (a task: it may run in a worker process or on a dask worker)."""
     checks = CheckSet.from_config(config.quality)
-    results = []
-    work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=out))
+    work = Path(tempfile.mkdtemp(prefix=".sleepfm-work-", dir=config.out))
     try:
-        for source, name in zip(sources, names, strict=True):
-            result = QcResult(source, name)
-            try:
-                result.quality, result.outputs = _one(source, name, config, checks, work, scored.get(source))
-            except SleepfmError as exc:
-                result.error = str(exc)
-            except (OSError, ValueError, KeyError) as exc:
-                result.error = f"{source}: unexpected {type(exc).__name__}: {exc} — rerun with --debug and report it"
-            results.append(result)
-            if notify is not None:
-                notify(_line(result))
+        return _one(source, name, config, checks, work, threads, scored)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_summary(out / SUMMARY, results)
-    return results
 
 
 def _line(result: QcResult) -> str:
@@ -139,9 +166,9 @@ def _hypnograms(config: QcConfig, sources: list[Path]) -> dict[Path, Any]:
             for source, path in zip(sources, config.hypnograms, strict=True)}
 
 
-def _one(source: Path, name: str, config: QcConfig, checks: CheckSet, work: Path,
+def _one(source: Path, name: str, config: QcConfig, checks: CheckSet, work: Path, threads: int,
          scored: Any) -> tuple[StudyQuality, list[Path]]:
-    store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, name, config, work)
+    store_path = source if source.suffix.lower() in STORE_SUFFIXES else _convert(source, name, config, work, threads)
     try:
         with open_store(store_path, config) as store:
             # Flags kept by preprocess with these very checks and thresholds are reused: the same
@@ -157,11 +184,11 @@ def _one(source: Path, name: str, config: QcConfig, checks: CheckSet, work: Path
     return write_study(Path(config.out or "."), source, flags, channels, config, start, duration, scored, name)
 
 
-def _convert(source: Path, name: str, config: QcConfig, work: Path) -> Path:
+def _convert(source: Path, name: str, config: QcConfig, work: Path, threads: int) -> Path:
     from sleepfm.preprocessing.convert import ConvertOptions, convert_file
 
     target = work / f"{name}.h5"
-    options = ConvertOptions(threads=config.workers, reader=config.reader, channel_mapper=config.channel_mapper,
+    options = ConvertOptions(threads=threads, reader=config.reader, channel_mapper=config.channel_mapper,
                              channel_map=config.channel_map, quality=config.quality)
     result = convert_file(source, target, options)
     if result.status != "done":
