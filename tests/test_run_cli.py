@@ -62,11 +62,15 @@ def test_run_reports_every_study_and_resumes(shared: Path, clinic: Path, tmp_pat
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["cohort"]["name"] == "cohort-edf" and resolved["workflow"] == "run"
 
-    # Again: finished studies are reused, the broken one is tried and reported again.
+    # Again: finished studies are kept whole (stores, staging, record), the broken one is tried and
+    # reported again.
+    first = {s["id"]: s for s in report["studies"]}
     assert main(argv) == 1
     again = {s["id"]: s for s in json.loads((out / "report.json").read_text())["studies"]}
-    assert again["night1"]["reused"] == ["preprocess", "embed"] and again["broken"]["status"] == "failed"
-    assert "reused from an earlier run" in capsys.readouterr().err
+    assert again["night1"]["reused"] == ["preprocess", "embed", "stage"] and again["broken"]["status"] == "failed"
+    assert {k: v for k, v in again["night1"].items() if k != "reused"} == \
+        {k: v for k, v in first["night1"].items() if k != "reused"}
+    assert "2 of 3 studies finished by an earlier run with these settings: kept" in capsys.readouterr().err
 
     # Changed embedding settings are pointed out; the stores are still reused.
     assert main([*argv, "--set", "embed.batch_size=4"]) == 1

@@ -59,7 +59,7 @@ from .pipeline import OnDone, Pipeline, run_pipeline
 from .prepare import Notify, PrepareSettings, Recording, recording_info, summary
 from .report import StudyRecord
 from .risk import RiskModel, risk_model
-from .run_records import finish_report, write_listing, write_record
+from .run_records import finish_report, finished_records, settings_fingerprint, write_listing, write_record
 from .stage import StageOptions, stage_one
 
 STATE_FILE = "run-state.json"
@@ -240,6 +240,18 @@ def _risk_study(study: Study, recording: Recording, record: StudyRecord, model: 
     return table.set_index("phecode")["log_hazard"]
 
 
+def _record_of(study: Study, recording: Recording) -> tuple[StudyRecord, dict[str, float] | None]:
+    """A finished (or failed) study's record and its log-hazards."""
+    if recording.ok:
+        result: RunStudyResult = recording.result
+        record, hazards = result.record, result.log_hazards
+    else:
+        record, hazards = study_record(study), None
+        record.fail(recording.failed_step or "prepare", recording.error or "failed")
+    record.reused = list(recording.reused)
+    return record, hazards
+
+
 @dataclass(frozen=True)
 class RunStudyResult:
     record: StudyRecord
@@ -313,27 +325,34 @@ def run_cohort(config: RunConfig, *, cohort: Cohort, notify: Notify | None = Non
 
     labels = risk.model.labels_path.absolute() if risk.model is not None else None
     analysis = RunAnalysis(config, out, checkpoints, risk=risk.model is not None, labels=labels)
+    # A record is written as soon as its study is finished; a rerun with the same settings keeps
+    # the finished ones as they are, so a run killed part-way resumes where it stopped.
+    settings = settings_fingerprint(config, [checkpoints.path(role) for role in ("base", "staging", "diagnosis")
+                                             if checkpoints.has(role)])
+    kept = {} if config.overwrite else finished_records(out, mine, settings)
+    if kept:
+        say(f"{len(kept)} of {len(mine)} studies finished by an earlier run with these settings: kept as they are")
+    todo = [s for s in mine if s.id not in kept]
     if on_start is not None:
-        on_start(len(mine))
+        on_start(len(todo))
+    by_id = {s.id: s for s in todo}
+    done = dict(kept)
+
+    def finished(recording: Recording) -> None:
+        done[recording.key] = _record_of(by_id[recording.key], recording)
+        write_record(out, *done[recording.key], settings)
+        if on_done is not None:
+            on_done(recording)
+
     pipeline = Pipeline(out, checkpoints.path("base"), _settings(config), analysis)
     recordings = [Recording(s.id, s.signal_path, context=(s, risk.participant(s) if risk.model else None))
-                  for s in mine]
-    recordings = run_pipeline(recordings, pipeline, config, workers=config.preprocess.workers, on_done=on_done)
-    for line in summary(recordings):
-        say(line)
-    records, hazards = [], {}
-    for study, recording in zip(mine, recordings, strict=True):
-        if recording.ok:
-            result: RunStudyResult = recording.result
-            record = result.record
-            if result.log_hazards is not None:
-                hazards[study.id] = result.log_hazards
-        else:
-            record = study_record(study)
-            record.fail(recording.failed_step or "prepare", recording.error or "failed")
-        record.reused = list(recording.reused)
-        write_record(out, record, hazards.get(study.id))
-        records.append(record)
+                  for s in todo]
+    recordings = run_pipeline(recordings, pipeline, config, workers=config.preprocess.workers, on_done=finished)
+    if recordings:
+        for line in summary(recordings):
+            say(line)
+    records = [done[s.id][0] for s in mine]
+    hazards = {s.id: done[s.id][1] for s in mine if done[s.id][1] is not None}
     say(f"stage: {sum(r.stage_counts is not None for r in records)} studies staged, "
         f"{sum(r.agreement is not None for r in records)} evaluated against their scored hypnogram")
     run = {"cohort": config.cohort.name, "data": str(data), "checkpoints": str(root),

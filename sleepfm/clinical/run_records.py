@@ -15,8 +15,10 @@ checks that every shard of the array is there and names the ones that are not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ from sleepfm.config.executor import parse_shard, shard_suffix
 from sleepfm.config.run import RunConfig
 from sleepfm.errors import InputError, SleepfmError, UsageError
 from sleepfm.evaluate.diagnosis import SurvivalLabels, evaluate_diagnosis
-from sleepfm.interfaces.cohort import Cohort
+from sleepfm.interfaces.cohort import Cohort, Study
 from sleepfm.json_output import write_json
 from sleepfm.labels.tables import read_label_mapping
 
@@ -42,10 +44,46 @@ RECORDS = "records"
 LISTING = "run-studies"
 
 
-def write_record(out: Path, record: StudyRecord, log_hazards: dict[str, float] | None) -> Path:
+def write_record(out: Path, record: StudyRecord, log_hazards: dict[str, float] | None,
+                 settings: str | None = None) -> Path:
+    """Write a study's record as soon as it is finished; ``settings``: :func:`settings_fingerprint`."""
     path = out / RECORDS / f"{record.id}.json"
-    write_json(path, {"record": asdict(record), "log_hazards": log_hazards}, indent=None)
+    write_json(path, {"record": asdict(record), "log_hazards": log_hazards, "settings": settings}, indent=None)
     return path
+
+
+def settings_fingerprint(config: RunConfig, checkpoints: Sequence[Path]) -> str:
+    """What a study's record depends on: the resolved config without the keys that only say where
+    or how fast the work runs, and each checkpoint file (path, size, modification time), so that a
+    head fine-tuned again into the same folder is not mistaken for the old one."""
+    where = {"executor", "scheduler", "shard", "retries", "gpu_wait", "overwrite", "out", "report"}
+    settings = {key: value for key, value in config.model_dump(mode="json").items() if key not in where}
+    settings["preprocess"].pop("workers", None)
+    files = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns)
+             for folder in checkpoints for p in sorted(Path(folder).iterdir()) if p.is_file()]
+    text = json.dumps([settings, files], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def finished_records(out: Path, studies: Sequence[Study], settings: str
+                     ) -> dict[str, tuple[StudyRecord, dict[str, float] | None]]:
+    """The studies an earlier run with the same ``settings`` finished: their record says ok, names
+    the same recording, and every output it lists is still there. A run killed part-way resumes
+    with them and redoes only the others."""
+    kept = {}
+    for study in studies:
+        path = out / RECORDS / f"{study.id}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = StudyRecord(**data["record"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # none, or unreadable: the study is done again
+        if (data.get("settings") != settings or record.status != "ok" or record.signal_file != str(study.signal_path)
+                or not all((out / output).is_file() for output in record.outputs.values())):
+            continue
+        record.reused = ["preprocess", "embed", "stage"]
+        kept[study.id] = (record, data["log_hazards"])
+    return kept
 
 
 def read_record(out: Path, study: str) -> tuple[StudyRecord, dict[str, float] | None]:

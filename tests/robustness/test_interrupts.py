@@ -67,3 +67,39 @@ def test_kill_9_leaves_no_orphan_workers(tmp_path: Path) -> None:
     time.sleep(2)
     assert {p.name for p in out.glob("*.h5")} == converted, "no study may be converted after the kill"
     assert len(converted) < STUDIES and not leftovers([out])  # the workers unwound their temporary files
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_a_run_killed_part_way_resumes_and_reports_as_if_never_stopped(shared: Path, tmp_path: Path) -> None:
+    """A cluster job killed mid-cohort (SIGKILL to the whole job) and started again keeps the
+    studies it finished, redoes the others, and its report equals an uninterrupted run's."""
+    import json
+
+    from sleepfm.cli.app import main
+    from tests.helpers_clinical import COMPAT, NIGHT, write_night
+
+    data = tmp_path / "clinic"
+    for i in range(6):
+        write_night(data / f"night{i}.edf", NIGHT, seed=i)
+    common = ["--data", str(data), "--checkpoints", str(shared / COMPAT), "--quiet", "--set", "risk.enabled=off",
+              "--set", "staging.plots=false"]
+    killed = tmp_path / "killed"
+    process = start_sleepfm(["run", *common, "--out", killed, "--workers", "2"])
+    _wait_for(lambda: len(list((killed / "records").glob("*.json"))) >= 2)
+    os.killpg(process.pid, signal.SIGKILL)  # the job and its workers, as a scheduler ends a job
+    process.communicate()
+    finished = {p.stem for p in (killed / "records").glob("*.json")}
+    assert 2 <= len(finished) < 6, "the run must be stopped part-way"
+
+    assert main(["run", *common, "--out", str(killed)]) == 0
+    assert main(["run", *common, "--out", str(tmp_path / "whole")]) == 0
+
+    def studies(out: Path) -> dict[str, dict]:
+        report = json.loads((out / "report.json").read_text())
+        return {s["id"]: {k: v for k, v in s.items() if k != "reused"} for s in report["studies"]}
+
+    resumed = json.loads((killed / "report.json").read_text())["studies"]
+    assert {s["id"] for s in resumed if s["reused"] == ["preprocess", "embed", "stage"]} == finished
+    assert studies(killed) == studies(tmp_path / "whole")
+    assert not leftovers([killed])
