@@ -18,7 +18,8 @@ from sleepfm.errors import UsageError
 
 def qc_command(
     inputs: Annotated[list[Path] | None, typer.Argument(
-        help="EDF/BDF recordings or signal stores (.h5), or folders of them.", show_default=False)] = None,
+        help="EDF/BDF recordings or signal stores (.h5): files, folders (searched recursively) or glob patterns.",
+        show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.", show_default=False)] = None,
     hypnogram: Annotated[list[Path] | None, typer.Option(
         "--hypnogram", help="Scored hypnogram drawn above the heat map (one per input, in order; repeatable).",
