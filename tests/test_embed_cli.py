@@ -86,3 +86,24 @@ def test_usage_problems_exit_2(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     # Refused when the config is validated, before any file is opened.
     assert "channel_mapper" in err and "no channel mapper named 'no-such-mapper'" in err
+
+
+def test_a_rerun_keeps_what_was_embedded_with_the_same_settings(tmp_path: Path, capsys) -> None:
+    checkpoint = small_checkpoint(tmp_path / "model")
+    for name in ("a", "b"):
+        write_study(tmp_path / "signals" / f"{name}.h5", STUDY, 2 * SMALL_CHUNK)
+    out = tmp_path / "emb"
+    argv = ["embed", str(tmp_path / "signals"), "--checkpoint", str(checkpoint), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    (out / "b.h5").unlink()  # as if the run had been killed before b was written
+    first = (out / "a.h5").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "1 of 2 studies already embedded with these settings" in captured.err and "embedded 1 study" in captured.out
+    assert (out / "a.h5").stat().st_mtime_ns == first and (out / "b.h5").is_file()
+    # Other settings, or --overwrite, redo them.
+    assert main([*argv, "--quality", "off"]) == 0
+    assert "embedded 2 studies" in capsys.readouterr().out
+    assert main([*argv, "--quality", "off", "--overwrite"]) == 0
+    assert "embedded 2 studies" in capsys.readouterr().out

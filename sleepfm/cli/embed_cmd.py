@@ -52,6 +52,9 @@ def embed_command(
         typer.Option("--quality", help="mask: leave channels out of the 5-min chunks where quality checks flag "
                      "them; off: feed every channel (default mask; docs/quality.md).", show_default=False),
     ] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Redo studies whose output exists (by default one made with the same settings is kept).")
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option("--workers", "-j", min=1, help="Studies at once: worker processes (default 1: this process, "
@@ -73,6 +76,7 @@ def embed_command(
         "inputs": [str(p) for p in inputs] if inputs else None, "checkpoint": checkpoint, "out": out_dir,
         "channel_map": channel_map, "batch_size": batch_size, "device": device, "precision": precision,
         "layout": layout, "partial_chunk": partial_chunk, "workers": workers, "quality": {"mode": quality},
+        "overwrite": True if overwrite else None,
         **executor_cli(executor, scheduler, shard),
     }
     resolved = load_config(config, workflow="embed", cli=cli, overrides=overrides or [])

@@ -41,8 +41,9 @@ from sleepfm.config.executor import ExecutorOptions
 from sleepfm.config.quality import QualityConfig
 from sleepfm.execute import Step, Task, execute
 from sleepfm.execute.local import LocalPool
+from sleepfm.store.embedding_store import is_current
 
-from .prepare import PrepareSettings, Recording, embedding_is_current
+from .prepare import PrepareSettings, Recording
 
 if TYPE_CHECKING:
     from sleepfm.config import EmbedConfig
@@ -108,7 +109,7 @@ class Pipeline:
         if not recording.ok:
             return False
         target = self.embedding_folder / f"{recording.key}.h5"
-        if not self.settings.overwrite and embedding_is_current(target, self.base, self.settings.partial_chunk):
+        if not self.settings.overwrite and is_current(target, self.base, self.settings.partial_chunk):
             recording.embeddings = target
             recording.reused.append("embed")
             return False

@@ -93,20 +93,6 @@ class RecordingInfo:
     missing: list[str]
 
 
-def embedding_is_current(path: Path, checkpoint: Path, partial_chunk: str) -> bool:
-    """Whether ``path`` is a complete embedding store made with ``checkpoint`` and ``partial_chunk``."""
-    from sleepfm.store.embedding_store import EmbeddingStore
-
-    if not path.is_file():
-        return False
-    try:
-        with EmbeddingStore(path) as store:
-            attrs = store.attrs
-    except (SleepfmError, OSError):
-        return False
-    return (attrs.get("checkpoint") == str(checkpoint.resolve()) and attrs.get("partial_chunk") == partial_chunk)
-
-
 def summary(recordings: list[Recording]) -> list[str]:
     """One line per step: how many recordings it did, reused from an earlier run, or failed."""
     lines = []

@@ -36,6 +36,9 @@ class EmbedConfig(ExecutorOptions, WorkflowConfig):
         "worker processes, or a dask LocalCluster of N workers.")
     layout: Literal["sleepfm", "published"] = "sleepfm"
     partial_chunk: Literal["drop", "pad"] = "drop"
+    overwrite: bool = Field(False, description=(
+        "Redo studies whose output exists; by default an output made with the same checkpoint, partial_chunk, "
+        "quality mode and precision is kept, so a killed run resumes."))
     quality: QualityConfig = Field(default_factory=QualityConfig, description=(
         "Masking by signal quality (`quality.mode`, `--quality mask|off`); stores without kept flags are "
         "checked as they are read (docs/quality.md)."))

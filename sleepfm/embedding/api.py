@@ -14,7 +14,7 @@ from sleepfm.config import EmbedConfig, load_config, save_resolved_config
 from sleepfm.config.base import resolved_config_name
 from sleepfm.errors import InputError, SleepfmError, UsageError, disk_full
 from sleepfm.execute import Task, execute, select_shard
-from sleepfm.store.embedding_store import published_paths, write_embeddings, write_published_embeddings
+from sleepfm.store.embedding_store import is_current, published_paths, write_embeddings, write_published_embeddings
 from sleepfm.store.signal_store import iter_stores
 
 from .precision import Precision, choose_precision
@@ -133,6 +133,17 @@ def run_embed(config: EmbedConfig, *, notify: Notify | None = None, inform: Noti
     (:mod:`sleepfm.execute`), in order of completion. ``notify`` and ``inform``: as for
     :func:`make_embedder`."""
     paths = select_shard(_check_inputs(config), config.shard)
+    if config.out is not None and not config.overwrite and config.layout == "sleepfm":
+        # Outputs a killed or earlier run finished with these settings are kept: a rerun resumes.
+        assert config.checkpoint is not None
+        precision = None if config.precision == "auto" else config.precision
+        kept = {p for p in paths if is_current(output_paths(config, p.stem)[0], config.checkpoint,
+                                               config.partial_chunk, quality=config.quality.mode, precision=precision)}
+        if kept:
+            (inform or (lambda message: log.info("%s", message)))(
+                f"{len(kept)} of {len(paths)} studies already embedded with these settings in {config.out}: kept "
+                "(--overwrite redoes them)")
+            paths = [p for p in paths if p not in kept]
     if on_start is not None:
         on_start(len(paths))
     assert config.checkpoint is not None

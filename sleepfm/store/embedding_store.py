@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from sleepfm import __version__
-from sleepfm.errors import InputError
+from sleepfm.errors import InputError, SleepfmError
 from sleepfm.interfaces.modality import MODALITIES, Modality
 from sleepfm.store.h5_output import H5Output
 
@@ -219,6 +219,22 @@ class EmbeddingStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_current(path: Path, checkpoint: Path, partial_chunk: str, *, quality: str | None = None,
+               precision: str | None = None) -> bool:
+    """Whether ``path`` is a complete embedding store made with ``checkpoint`` and ``partial_chunk``
+    (and, when given, the quality mode and the precision that ran), so that a rerun may keep it."""
+    if not Path(path).is_file():
+        return False
+    try:
+        with EmbeddingStore(path) as store:
+            attrs = store.attrs
+    except (SleepfmError, OSError):
+        return False
+    wanted = {"checkpoint": str(Path(checkpoint).resolve()), "partial_chunk": partial_chunk, "quality": quality,
+              "precision": precision}
+    return all(attrs.get(key) == value for key, value in wanted.items() if value is not None)
 
 
 def _open(path: Path) -> h5py.File:
