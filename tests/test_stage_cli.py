@@ -254,3 +254,22 @@ def test_stage_writes_each_format_read_back_by_an_independent_reader(shared: Pat
     hyp = yasa.Hypnogram(yasa_table["stage"].tolist(), start=yasa_table["time"].iloc[0],
                          proba=yasa_table[["WAKE", "N1", "N2", "N3", "REM"]])
     assert [{"WAKE": "W"}.get(s, s) for s in hyp.hypno] == stages and hyp.n_epochs == 20
+
+
+@pytest.mark.slow
+def test_a_kept_work_folder_is_reused_only_for_the_same_quality_mode(shared: Path, night, tmp_path: Path,
+                                                                    capsys) -> None:
+    import h5py
+
+    edf, _ = night
+    common = ["stage", str(edf), "--checkpoints", str(shared / COMPAT), "--out", str(tmp_path / "out"), "--no-plot",
+              "--no-pair", "--work", str(tmp_path / "work")]
+    stored = tmp_path / "work" / "embeddings" / "night.h5"
+    for mode, embedded in (("mask", "embed: 1 done"), ("mask", "embed: 0 done, 1 reused"),
+                           ("off", "embed: 1 done"), ("off", "embed: 0 done, 1 reused")):
+        assert main([*common, "--quality", mode]) == 0
+        assert embedded in capsys.readouterr().err, mode
+        with h5py.File(stored) as handle:
+            assert handle.attrs["quality"] == mode
+    assert main([*common, "--quality", "sometimes"]) == 2
+    assert "allowed values are mask and off" in capsys.readouterr().err

@@ -109,7 +109,8 @@ class Pipeline:
         if not recording.ok:
             return False
         target = self.embedding_folder / f"{recording.key}.h5"
-        if not self.settings.overwrite and is_current(target, self.base, self.settings.partial_chunk):
+        mode = (self.settings.quality or QualityConfig()).mode  # a store masked otherwise is not reused
+        if not self.settings.overwrite and is_current(target, self.base, self.settings.partial_chunk, quality=mode):
             recording.embeddings = target
             recording.reused.append("embed")
             return False
