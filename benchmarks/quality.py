@@ -284,7 +284,7 @@ def masking(work: Path, demo: Path | None, seed: int) -> dict[str, float]:
         if not signals.exists():
             sleepfm.preprocess([work / cohort / "psg"], signals, workers=2)
         out = work / f"{cohort}-emb-{mode}"
-        sleepfm.embed([signals], base, out, quality={"mode": mode})
+        sleepfm.embed([signals], base, out, quality={"mode": mode}, overwrite=True)
         truth, predicted, hit = [], [], []
         for night, stretch in zip(nights, affected, strict=True):
             study = night["study"]
@@ -332,12 +332,13 @@ def speed(work: Path, hours: float, repeat: int) -> dict[str, float]:
               lambda: run_qc(QcConfig(inputs=[work / "h5-plain" / "night.h5"], out=work / "qc")))
         timed("qc, reusing the flags preprocess kept",
               lambda: run_qc(QcConfig(inputs=[work / "h5" / "night.h5"], out=work / "qc-kept")))
+        # overwrite: every repeat embeds (a rerun would otherwise keep the first repeat's output).
         timed("embed --quality off", lambda: sleepfm.embed(work / "h5" / "night.h5", checkpoint, work / "emb-off",
-                                                            quality={"mode": "off"}))
+                                                            quality={"mode": "off"}, overwrite=True))
         timed("embed --quality mask", lambda: sleepfm.embed(work / "h5" / "night.h5", checkpoint,
-                                                             work / "emb-mask"))
+                                                             work / "emb-mask", overwrite=True))
         timed("embed --quality mask, store without flags",
-              lambda: sleepfm.embed(work / "h5-plain" / "night.h5", checkpoint, work / "emb-plain"))
+              lambda: sleepfm.embed(work / "h5-plain" / "night.h5", checkpoint, work / "emb-plain", overwrite=True))
         # What masking itself does before a study is embedded (the rest of embed is the same in both modes).
         timed("masking's own work (flags kept)", lambda: _masks(work / "h5" / "night.h5"))
         timed("masking's own work (store without flags)", lambda: _masks(work / "h5-plain" / "night.h5"))
